@@ -1,0 +1,234 @@
+"""PilotPulse settings: everything comes from the environment.
+
+With no variable set, a fresh clone runs on SQLite with eager Celery and console e-mail, so
+`make demo` needs nothing but Python. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
+"""
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def env_int_list(name: str, default: str) -> list[int]:
+    """A comma-separated list of whole numbers, e.g. REMINDER_DAYS=3,5."""
+    raw = env.str(name, default=default)
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be whole numbers separated by commas, got {raw!r}") from error
+
+
+def env_crontab(name: str, default: str) -> crontab:
+    """A five-field cron expression (minute hour day-of-month month day-of-week)."""
+    raw = env.str(name, default=default)
+    fields = raw.split()
+    if len(fields) != 5:
+        raise ImproperlyConfigured(f"{name} must be a five-field cron expression like '0 7 1 * *', got {raw!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and env.bool("PULSE_PRODUCTION", default=False):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production (PULSE_PRODUCTION=1).")
+    # Only for a local clone: the demo and tests run without configuration.
+    SECRET_KEY = "insecure-local-development-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The address survey links in e-mails point at.
+PULSE_BASE_URL = env.str("PULSE_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "surveys",
+    # The anonymous side (responses, answers, comments) is an app of its own so that an
+    # import-linter contract can name the only modules allowed to touch it (ANONYMITY R6).
+    "surveys.anonymous",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if env.bool("PULSE_PRODUCTION", default=False)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# E-mail: EMAIL_URL (smtp://user:pass@host:587/?tls=True) wins; else EMAIL_BACKEND; else console.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="PilotPulse <pulse@localhost>")
+
+# Security headers; production values are switched on by PULSE_PRODUCTION so that
+# `manage.py check --deploy` passes there without getting in the way of a local clone.
+PULSE_PRODUCTION = env.bool("PULSE_PRODUCTION", default=False)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"  # survey links carry a token: never leak it in Referer
+if PULSE_PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Number of reverse proxies in front of the app; the client address for rate limiting is read
+# from X-Forwarded-For only when this is above zero (otherwise the header could be forged).
+PULSE_TRUSTED_PROXIES = env.int("PULSE_TRUSTED_PROXIES", default=0)
+# Invalid survey-link attempts allowed per client per window (ANONYMITY R2).
+PULSE_INVALID_TOKEN_LIMIT = env.int("PULSE_INVALID_TOKEN_LIMIT", default=20)
+PULSE_INVALID_TOKEN_WINDOW_SECONDS = env.int("PULSE_INVALID_TOKEN_WINDOW_SECONDS", default=900)
+
+# Programme schedule: a cycle stays open this many days, reminders go out on these days after
+# opening, to those who have not answered yet.
+PULSE_CYCLE_OPEN_DAYS = env.int("PULSE_CYCLE_OPEN_DAYS", default=14)
+PULSE_REMINDER_DAYS = env_int_list("PULSE_REMINDER_DAYS", default="3,5")
+
+# Celery: Redis when REDIS_URL is set; otherwise tasks run eagerly in-process.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# The whole beat schedule in one place. Each job is idempotent, so running it twice (or on a
+# late beat) acts once; `expires` drops a run that waited in the queue past the next one.
+CELERY_BEAT_SCHEDULE = {
+    "open-monthly-cycle": {
+        "task": "surveys.tasks.open_cycle_task",
+        "schedule": env_crontab("PULSE_OPEN_CRON", "0 7 1 * *"),
+        "options": {"expires": 6 * 3600},
+    },
+    "send-reminders": {
+        "task": "surveys.tasks.send_reminders_task",
+        "schedule": env_crontab("PULSE_REMINDER_CRON", "0 8 * * *"),
+        "options": {"expires": 6 * 3600},
+    },
+    "close-due-cycles": {
+        "task": "surveys.tasks.close_due_cycles_task",
+        "schedule": env_crontab("PULSE_CLOSE_CRON", "0 18 * * *"),
+        "options": {"expires": 6 * 3600},
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+}
+
+# Survey links carry a one-time token in their path: every log record passes through a filter
+# that blanks it (ANONYMITY R2). Django's request and server loggers write paths.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_survey_tokens": {"()": "config.logging_filters.RedactSurveyTokens"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_survey_tokens"],
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,0 +1,143 @@
+"""Admin for programme setup. The anonymous side is deliberately absent: there is no way to list
+or read responses, answers or comments here (ANONYMITY R6, R9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from surveys.models import AuditEvent, Cycle, InstrumentVersion, Organisation, Person, Team
+
+
+def _actor(request: HttpRequest) -> str:
+    return getattr(request.user, "email", "") or getattr(request.user, "username", "admin")
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "anonymity_threshold", "comment_threshold", "pilot_cutoff"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not Organisation.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        if change and "anonymity_threshold" in form.changed_data:
+            AuditEvent.objects.create(
+                actor=_actor(request),
+                action="organisation_k_changed",
+                detail={"from": form.initial.get("anonymity_threshold"), "to": obj.anonymity_threshold},
+            )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["path", "parent"]
+    search_fields = ["name"]
+    readonly_fields = ["id"]
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ["email", "name", "team", "role", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["email", "name"]
+    filter_horizontal = ["managed_teams"]
+    autocomplete_fields = ["team"]
+    raw_id_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: Person, form: Any, change: bool) -> None:
+        if change and "role" in form.changed_data:
+            AuditEvent.objects.create(
+                actor=_actor(request),
+                action="role_changed",
+                detail={"email": obj.email, "from": form.initial.get("role"), "to": obj.role},
+            )
+        super().save_model(request, obj, form, change)
+
+
+class CycleAdminForm(forms.ModelForm):
+    class Meta:
+        model = Cycle
+        fields = ["k", "closes_on"]
+
+    def clean_k(self) -> int:
+        k: int = self.cleaned_data["k"]
+        previous = self.initial.get("k")
+        if previous is not None and k < previous:
+            # ANONYMITY R3: once a cycle has opened, k may be raised but never lowered.
+            raise ValidationError(f"k can only be raised once a cycle has opened; enter {previous} or more.")
+        return k
+
+
+@admin.register(Cycle)
+class CycleAdmin(admin.ModelAdmin):
+    """Cycles are opened and closed by the commands and beat; here only k may be raised."""
+
+    form = CycleAdminForm
+
+    list_display = ["label", "status", "k", "opened_on", "closes_on", "closed_on"]
+    readonly_fields = [
+        "month",
+        "status",
+        "instrument_version",
+        "comment_threshold",
+        "pilot_cutoff",
+        "opened_on",
+        "closed_on",
+        "reminder_days_sent",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Cycle, form: Any, change: bool) -> None:
+        previous = form.initial.get("k")
+        if previous is not None and obj.k != previous:
+            AuditEvent.objects.create(
+                actor=_actor(request),
+                action="cycle_k_raised",
+                detail={"cycle": obj.label, "from": previous, "to": obj.k},
+            )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(InstrumentVersion)
+class InstrumentVersionAdmin(admin.ModelAdmin):
+    """Versions are shipped as data migrations; they are read-only here."""
+
+    list_display = ["version"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action"]
+    list_filter = ["action"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,16 @@
+from surveys.models.cycles import Cycle, Invitation, InvitationTally, RetiredLink
+from surveys.models.instrument import InstrumentVersion
+from surveys.models.organisation import AuditEvent, Organisation, Person, Role, Team
+
+__all__ = [
+    "AuditEvent",
+    "Cycle",
+    "InstrumentVersion",
+    "Invitation",
+    "InvitationTally",
+    "Organisation",
+    "Person",
+    "RetiredLink",
+    "Role",
+    "Team",
+]

@@ -1,0 +1,262 @@
+"""Roster import: `email,name,team,role[,manages]` rows, all or nothing.
+
+Every bad row is reported with its line number and what to fix, and nothing is written unless
+the whole file is good. Re-importing the same file changes nothing; a changed team moves the
+person (their answers in the open cycle then count for the new team).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from surveys.models import AuditEvent, Person, Role, Team
+
+COLUMNS = ["email", "name", "team", "role", "manages"]
+REQUIRED_COLUMNS = COLUMNS[:4]
+ROSTER_ROLES = {Role.ENGINEER.value, Role.MANAGER.value, Role.HR.value}
+TEAM_NAME_MAX = 120
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    email: str
+    name: str
+    team: str
+    role: str
+    manages: tuple[str, ...]
+
+
+@dataclass
+class RosterReport:
+    people_created: int = 0
+    people_updated: int = 0
+    people_moved: int = 0
+    people_deactivated: int = 0
+    people_unchanged: int = 0
+    teams_created: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changed_people: list[Person] = field(default_factory=list)
+
+
+class RosterErrors(Exception):
+    def __init__(self, errors: list[tuple[int, str]]):
+        self.errors = sorted(errors)
+        super().__init__("\n".join(f"line {line}: {message}" for line, message in self.errors))
+
+
+def team_path_normalise(raw: str) -> str:
+    """`Engineering / Platform/Core` -> `Engineering/Platform/Core`; raises ValueError if malformed."""
+    parts = [part.strip() for part in raw.split("/")]
+    if not raw.strip() or any(not part for part in parts):
+        raise ValueError(f"team path {raw!r} has an empty part; write it like Engineering/Platform/Core")
+    too_long = [part for part in parts if len(part) > TEAM_NAME_MAX]
+    if too_long:
+        raise ValueError(f"team name {too_long[0][:40]!r}\u2026 is longer than {TEAM_NAME_MAX} characters")
+    return "/".join(parts)
+
+
+def roster_parse(text: str) -> list[RosterRow]:
+    """Parses and validates the whole file; raises RosterErrors listing every bad line."""
+    reader = csv.reader(io.StringIO(text))
+    errors: list[tuple[int, str]] = []
+    try:
+        header = [cell.strip().lower() for cell in next(reader)]
+    except StopIteration:
+        raise RosterErrors(
+            [(1, "the file is empty; the first line must be the header email,name,team,role[,manages]")]
+        ) from None
+    if header[:4] != REQUIRED_COLUMNS or header[4:] not in ([], ["manages"]):
+        raise RosterErrors(
+            [(1, f"the header must be email,name,team,role or email,name,team,role,manages; found {','.join(header)}")]
+        )
+    rows: list[RosterRow] = []
+    first_line_of: dict[str, int] = {}
+    for cells in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines are harmless
+        if len(cells) < 4 or len(cells) > len(header):
+            errors.append((line, f"expected {len(header)} columns ({','.join(header)}), found {len(cells)}"))
+            continue
+        cells = [cell.strip() for cell in cells] + [""] * (5 - len(cells))
+        email, name, team, role, manages_raw = cells[:5]
+        email = email.lower()
+        row_errors = []
+        try:
+            validate_email(email)
+        except ValidationError:
+            row_errors.append(f"email {email!r} is not a valid e-mail address")
+        else:
+            if email in first_line_of:
+                row_errors.append(
+                    f"email {email} appears again (first on line {first_line_of[email]}); keep one row per person"
+                )
+            else:
+                first_line_of[email] = line
+        if not name:
+            row_errors.append("name is empty; give the person's name")
+        try:
+            team = team_path_normalise(team)
+        except ValueError as error:
+            row_errors.append(str(error))
+        role = role.lower()
+        if role not in ROSTER_ROLES:
+            hint = " (operators are made with `python manage.py createsuperuser`)" if role == "admin" else ""
+            row_errors.append(f"role {role!r} is not one of engineer, manager, hr{hint}")
+        manages: list[str] = []
+        for raw_path in filter(None, (part.strip() for part in manages_raw.split(";"))):
+            try:
+                manages.append(team_path_normalise(raw_path))
+            except ValueError as error:
+                row_errors.append(f"manages: {error}")
+        if manages and role != Role.MANAGER:
+            row_errors.append("manages is only for managers; clear it or set the role to manager")
+        if role == Role.MANAGER and not manages and not row_errors:
+            manages = [team]  # a manager manages their own team unless told otherwise
+        errors.extend((line, message) for message in row_errors)
+        if not row_errors:
+            rows.append(RosterRow(line, email, name, team, role, tuple(dict.fromkeys(manages))))
+    if not rows and not errors:
+        errors.append((2, "the file has a header but no people"))
+    if errors:
+        raise RosterErrors(errors)
+    _check_managed_teams_exist(rows)
+    return rows
+
+
+def _check_managed_teams_exist(rows: list[RosterRow]) -> None:
+    known = set(_existing_team_paths())
+    for row in rows:
+        parts = row.team.split("/")
+        known.update("/".join(parts[: depth + 1]) for depth in range(len(parts)))
+    errors = [
+        (row.line, f"manages {path!r}, but no such team exists or is named in the file; check the spelling")
+        for row in rows
+        for path in row.manages
+        if path not in known
+    ]
+    if errors:
+        raise RosterErrors(errors)
+
+
+def _existing_team_paths() -> dict[str, Team]:
+    teams = {team.pk: team for team in Team.objects.all()}
+    paths: dict[str, Team] = {}
+    for team in teams.values():
+        names = []
+        node: Team | None = team
+        while node is not None:
+            names.append(node.name)
+            node = teams.get(node.parent_id) if node.parent_id else None
+        paths["/".join(reversed(names))] = team
+    return paths
+
+
+def roster_import(
+    *, rows: list[RosterRow], deactivate_missing: bool = False, dry_run: bool = False, actor: str = "import_roster"
+) -> RosterReport:
+    """Applies parsed rows in one transaction (rolled back for a dry run)."""
+    report = RosterReport()
+    with transaction.atomic():
+        teams = _teams_ensure(rows, report)
+        people = {person.email: person for person in Person.objects.select_related("team", "user")}
+        for row in rows:
+            _person_apply(row, teams, people.get(row.email), report, actor)
+        if deactivate_missing:
+            listed = {row.email for row in rows}
+            for email, person in people.items():
+                if email not in listed and person.is_active:
+                    person.is_active = False
+                    person.save(update_fields=["is_active"])
+                    if person.user is not None:
+                        person.user.is_active = False
+                        person.user.save(update_fields=["is_active"])
+                    report.people_deactivated += 1
+                    report.changed_people.append(person)
+        report.warnings.extend(_direct_member_warnings())
+        if dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+def _teams_ensure(rows: list[RosterRow], report: RosterReport) -> dict[str, Team]:
+    teams = _existing_team_paths()
+    for path in sorted({row.team for row in rows} | {p for row in rows for p in row.manages}):
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            sub_path = "/".join(parts[: depth + 1])
+            if sub_path not in teams:
+                parent = teams.get("/".join(parts[:depth])) if depth else None
+                teams[sub_path] = Team.objects.create(name=parts[depth], parent=parent)
+                report.teams_created.append(sub_path)
+    return teams
+
+
+def _person_apply(
+    row: RosterRow, teams: dict[str, Team], person: Person | None, report: RosterReport, actor: str
+) -> None:
+    team = teams[row.team]
+    managed_ids = {teams[path].pk for path in row.manages}
+    if person is None:
+        user = get_user_model().objects.filter(username__iexact=row.email).first()
+        if user is None:
+            user = get_user_model().objects.create_user(username=row.email, email=row.email)
+            user.set_unusable_password()  # sign-in is set up by SSO or a password reset
+            user.save(update_fields=["password"])
+        person = Person.objects.create(email=row.email, name=row.name, team=team, role=row.role, user=user)
+        person.managed_teams.set(managed_ids)
+        report.people_created += 1
+        report.changed_people.append(person)
+        AuditEvent.objects.create(actor=actor, action="role_set", detail={"email": row.email, "role": row.role})
+        return
+    changed = False
+    if person.team_id != team.pk:
+        report.people_moved += 1
+        changed = True
+    if person.role != row.role:
+        AuditEvent.objects.create(
+            actor=actor, action="role_changed", detail={"email": row.email, "from": person.role, "to": row.role}
+        )
+        changed = True
+    if person.name != row.name or not person.is_active:
+        changed = True
+    current_managed = set(person.managed_teams.values_list("pk", flat=True))
+    if current_managed != managed_ids:
+        AuditEvent.objects.create(
+            actor=actor, action="managed_teams_changed", detail={"email": row.email, "manages": sorted(row.manages)}
+        )
+        person.managed_teams.set(managed_ids)
+        changed = True
+    if not changed:
+        report.people_unchanged += 1
+        return
+    person.name, person.team, person.role, person.is_active = row.name, team, row.role, True
+    person.save(update_fields=["name", "team", "role", "is_active"])
+    if person.user is not None and not person.user.is_active:
+        person.user.is_active = True
+        person.user.save(update_fields=["is_active"])
+    report.people_updated += 1
+    report.changed_people.append(person)
+
+
+def _direct_member_warnings() -> list[str]:
+    """ANONYMITY R5: people sitting directly on a team with sub-teams force a sibling to be hidden."""
+    warnings = []
+    for team in Team.objects.filter(children__isnull=False).distinct():
+        direct = Person.objects.filter(team=team, is_active=True).count()
+        if direct:
+            who = "1 person sits" if direct == 1 else f"{direct} people sit"
+            warnings.append(
+                f"{who} directly on {team.path}, which has sub-teams. Their answers "
+                f"will force a sub-team to be hidden; consider giving them a team of their own "
+                f"(e.g. {team.path}/Leadership)."
+            )
+    return warnings

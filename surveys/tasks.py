@@ -1,0 +1,44 @@
+"""Celery tasks: thin wrappers that call services (HackSoftware style).
+
+Every task here is idempotent, so acks_late with reject_on_worker_lost is safe: a task whose
+worker died is redelivered and acts at most once more to the same effect.
+"""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+
+from surveys.closing import cycle_close
+from surveys.services.cycles import CycleError, cycle_open, cycles_due_for_closing, reminders_send
+
+IDEMPOTENT_TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # Only errors that may pass on their own are retried: a mail server or database blip.
+    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "soft_time_limit": 15 * 60,
+    "time_limit": 20 * 60,
+}
+
+
+@shared_task(**IDEMPOTENT_TASK_OPTIONS)
+def open_cycle_task() -> str:
+    try:
+        result = cycle_open()
+    except CycleError as error:  # e.g. last month's cycle is still open: nothing to retry
+        return str(error)
+    return f"{result.cycle.label}: {len(result.links)} links e-mailed"
+
+
+@shared_task(**IDEMPOTENT_TASK_OPTIONS)
+def send_reminders_task() -> int:
+    return reminders_send()
+
+
+@shared_task(**IDEMPOTENT_TASK_OPTIONS)
+def close_due_cycles_task() -> list[str]:
+    return [cycle_close(cycle=cycle).cycle.label for cycle in cycles_due_for_closing()]

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods
+
+from surveys.forms import FIRST_STEP, first_step_with_error, raw_answers_from_post, survey_page_build
+from surveys.instrument import AnswerErrors
+from surveys.models import Cycle, Invitation, Organisation
+from surveys.ratelimit import failed_attempt_register
+from surveys.selectors import (
+    LinkState,
+    cycle_progress,
+    invitation_for_token,
+    person_for_user,
+    survey_link_state,
+)
+from surveys.services.cycles import link_resend
+from surveys.submission import SubmissionRefused, response_submit
+
+LINK_PAGES = {
+    LinkState.UNKNOWN: ("surveys/link_invalid.html", 404),
+    LinkState.ANSWERED: ("surveys/link_answered.html", 409),
+    LinkState.CLOSED: ("surveys/link_closed.html", 410),
+}
+
+
+def _link_page(request: HttpRequest, state: LinkState) -> HttpResponse:
+    if state is LinkState.UNKNOWN and failed_attempt_register(request):
+        return render(request, "surveys/rate_limited.html", status=429)
+    template, status = LINK_PAGES[state]
+    return render(request, template, status=status)
+
+
+@sensitive_variables("token")
+@sensitive_post_parameters()
+@never_cache
+@require_http_methods(["GET", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-time survey link. GET never uses the link up (mail scanners prefetch links);
+    only a valid final POST does."""
+    invitation = invitation_for_token(token=token)
+    state = survey_link_state(token=token, invitation=invitation)
+    if state is not LinkState.OPEN:
+        return _link_page(request, state)
+    assert invitation is not None  # noqa: S101 - LinkState.OPEN implies it; narrows the type
+    instrument = invitation.cycle.instrument_version.instrument
+    is_manager = invitation.person.is_manager
+
+    def page(
+        step: int, raw: dict[str, object], errors: dict[str, str] | None = None, status: int = 200
+    ) -> HttpResponse:
+        survey_page = survey_page_build(instrument=instrument, raw=raw, step=step, is_manager=is_manager, errors=errors)  # type: ignore[arg-type]
+        context = {"page": survey_page, "cycle": invitation.cycle, "token": token}
+        return render(request, "surveys/survey.html", context, status=status)
+
+    if request.method == "GET":
+        return page(FIRST_STEP, {})
+
+    raw = raw_answers_from_post(request.POST, instrument)
+    action = request.POST.get("action", "next")
+    if action == "back":
+        return page(FIRST_STEP, raw)
+    if action == "next":
+        try:
+            instrument.clean(raw, is_manager=is_manager, steps=[FIRST_STEP])
+        except AnswerErrors as errors:
+            return page(FIRST_STEP, raw, errors.errors, status=400)
+        return page(FIRST_STEP + 1, raw)
+    try:
+        response_submit(token=token, raw_answers=raw)
+    except AnswerErrors as errors:
+        return page(first_step_with_error(instrument, errors.errors), raw, errors.errors, status=400)
+    except SubmissionRefused as refused:
+        return _link_page(request, refused.state)
+    return redirect("survey_thanks")
+
+
+def survey_thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "surveys/thanks.html")
+
+
+@sensitive_post_parameters("email")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def link_resend_view(request: HttpRequest) -> HttpResponse:
+    """Always says the same thing, whether or not the address is known (no roster probing)."""
+    if request.method == "GET":
+        return render(request, "surveys/resend.html")
+    email = request.POST.get("email", "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        context = {"email": email, "error": "Enter your work e-mail address, like name@example.com."}
+        return render(request, "surveys/resend.html", context, status=400)
+    if failed_attempt_register(request, scope="resend"):
+        return render(request, "surveys/rate_limited.html", status=429)
+    link_resend(email=email)
+    return render(request, "surveys/resend.html", {"sent": True})
+
+
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "surveys/privacy.html", {"organisation": Organisation.current()})
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    person = person_for_user(request.user)
+    cycles = []
+    for cycle in Cycle.objects.select_related("instrument_version")[:12]:
+        progress = cycle_progress(cycle=cycle)
+        # A response rate is shown only once at least k people have answered (ANONYMITY R4).
+        rate = (
+            round(100 * progress["answered"] / progress["invited"])
+            if progress["invited"] and progress["answered"] >= cycle.k
+            else None
+        )
+        cycles.append({"cycle": cycle, "rate": rate})
+    open_invitation = None
+    if person is not None:
+        open_invitation = (
+            Invitation.objects.filter(person=person, cycle__status=Cycle.Status.OPEN)
+            .values_list("status", flat=True)
+            .first()
+        )
+    context = {"person": person, "cycles": cycles, "open_invitation_status": open_invitation}
+    return render(request, "surveys/home.html", context)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
