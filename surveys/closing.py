@@ -9,6 +9,7 @@ vacuumed so the dead copies of the old rows are reclaimed.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from collections import defaultdict
@@ -32,7 +33,7 @@ class CycleCloseResult:
     teams: int
 
 
-def cycle_close(*, cycle: Cycle) -> CycleCloseResult:
+def cycle_close(*, cycle: Cycle, today: dt.date | None = None) -> CycleCloseResult:
     """Closes a cycle (idempotent: closing a closed cycle does nothing and says so)."""
     with transaction.atomic():
         cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
@@ -41,7 +42,7 @@ def cycle_close(*, cycle: Cycle) -> CycleCloseResult:
         responses = _anonymous_rows_rewrite(cycle)
         teams = _invitation_log_reduce(cycle)
         cycle.status = Cycle.Status.CLOSED
-        cycle.closed_on = timezone.localdate()
+        cycle.closed_on = today or timezone.localdate()
         cycle.save(update_fields=["status", "closed_on"])
     _vacuum_anonymous_tables()
     return CycleCloseResult(cycle=cycle, closed_now=True, responses=responses, teams=teams)
