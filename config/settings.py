@@ -6,11 +6,13 @@ With no variable set, a fresh clone runs on SQLite with eager Celery and console
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+django_stubs_ext.monkeypatch()  # generic Django classes (ModelAdmin[Team]) at run time
 
 env = environ.Env()
 
@@ -46,7 +48,7 @@ if not SECRET_KEY:
     if not DEBUG and env.bool("PULSE_PRODUCTION", default=False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production (PULSE_PRODUCTION=1).")
     # Only for a local clone: the demo and tests run without configuration.
-    SECRET_KEY = "insecure-local-development-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
+    SECRET_KEY = "insecure-local-development-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105  # nosec B105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -128,8 +130,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves static files in every mode (the demo runs with DEBUG off). Production
+# serves the collected, hashed files; a local clone serves straight from static/.
+if env.bool("PULSE_PRODUCTION", default=False):
+    STATIC_ROOT = BASE_DIR / "staticfiles"
+else:
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -18,7 +18,7 @@ def _actor(request: HttpRequest) -> str:
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     list_display = ["name", "anonymity_threshold", "comment_threshold", "pilot_cutoff"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -38,14 +38,14 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(admin.ModelAdmin[Team]):
     list_display = ["path", "parent"]
     search_fields = ["name"]
     readonly_fields = ["id"]
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(admin.ModelAdmin[Person]):
     list_display = ["email", "name", "team", "role", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["email", "name"]
@@ -63,7 +63,7 @@ class PersonAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class CycleAdminForm(forms.ModelForm):
+class CycleAdminForm(forms.ModelForm[Cycle]):
     class Meta:
         model = Cycle
         fields = ["k", "closes_on"]
@@ -78,7 +78,7 @@ class CycleAdminForm(forms.ModelForm):
 
 
 @admin.register(Cycle)
-class CycleAdmin(admin.ModelAdmin):
+class CycleAdmin(admin.ModelAdmin[Cycle]):
     """Cycles are opened and closed by the commands and beat; here only k may be raised."""
 
     form = CycleAdminForm
@@ -113,7 +113,7 @@ class CycleAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstrumentVersion)
-class InstrumentVersionAdmin(admin.ModelAdmin):
+class InstrumentVersionAdmin(admin.ModelAdmin[InstrumentVersion]):
     """Versions are shipped as data migrations; they are read-only here."""
 
     list_display = ["version"]
@@ -129,7 +129,7 @@ class InstrumentVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = ["at", "actor", "action"]
     list_filter = ["action"]
 

@@ -27,7 +27,8 @@ class SurveyMail:
 
 
 def survey_link(token: str) -> str:
-    return settings.PULSE_BASE_URL + reverse("survey", kwargs={"token": token})
+    base_url: str = settings.PULSE_BASE_URL
+    return base_url + reverse("survey", kwargs={"token": token})
 
 
 def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternatives:

@@ -18,7 +18,7 @@ def client_address(request: HttpRequest) -> str:
     if proxies > 0:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies]
+            return str(forwarded[-proxies])
     return str(request.META.get("REMOTE_ADDR", "unknown"))
 
 
@@ -33,8 +33,9 @@ def failed_attempt_register(request: HttpRequest, *, scope: str = "survey-link")
     window = settings.PULSE_INVALID_TOKEN_WINDOW_SECONDS
     cache.add(key, 0, timeout=window)
     try:
-        attempts = cache.incr(key)
+        attempts = int(cache.incr(key))
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
         attempts = 1
-    return attempts > settings.PULSE_INVALID_TOKEN_LIMIT
+    limit: int = settings.PULSE_INVALID_TOKEN_LIMIT
+    return attempts > limit

@@ -204,7 +204,8 @@ def _person_apply(
     row: RosterRow, teams: dict[str, Team], person: Person | None, report: RosterReport, actor: str
 ) -> None:
     team = teams[row.team]
-    managed_ids = {teams[path].pk for path in row.manages}
+    managed = [teams[path] for path in row.manages]
+    managed_ids = {team.pk for team in managed}
     if person is None:
         user = get_user_model().objects.filter(username__iexact=row.email).first()
         if user is None:
@@ -212,7 +213,7 @@ def _person_apply(
             user.set_unusable_password()  # sign-in is set up by SSO or a password reset
             user.save(update_fields=["password"])
         person = Person.objects.create(email=row.email, name=row.name, team=team, role=row.role, user=user)
-        person.managed_teams.set(managed_ids)
+        person.managed_teams.set(managed)
         report.people_created += 1
         report.changed_people.append(person)
         AuditEvent.objects.create(actor=actor, action="role_set", detail={"email": row.email, "role": row.role})
@@ -233,7 +234,7 @@ def _person_apply(
         AuditEvent.objects.create(
             actor=actor, action="managed_teams_changed", detail={"email": row.email, "manages": sorted(row.manages)}
         )
-        person.managed_teams.set(managed_ids)
+        person.managed_teams.set(managed)
         changed = True
     if not changed:
         report.people_unchanged += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q
 
 from surveys.models import Cycle, Invitation, Person, RetiredLink
@@ -39,8 +41,10 @@ def survey_link_state(*, token: str, invitation: Invitation | None) -> LinkState
     return LinkState.OPEN
 
 
-def person_for_user(user: object) -> Person | None:
-    return Person.objects.select_related("team").filter(user=user).first()
+def person_for_user(user: AbstractBaseUser | AnonymousUser) -> Person | None:
+    if not user.is_authenticated:
+        return None
+    return Person.objects.select_related("team").filter(user_id=user.pk).first()
 
 
 def cycle_progress(*, cycle: Cycle) -> dict[str, int]:

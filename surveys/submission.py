@@ -42,9 +42,8 @@ def response_submit(*, token: str, raw_answers: Mapping[str, str | Sequence[str]
             .first()
         )
         state = survey_link_state(token=token, invitation=invitation)
-        if state is not LinkState.OPEN:
+        if invitation is None or state is not LinkState.OPEN:
             raise SubmissionRefused(state)
-        assert invitation is not None  # noqa: S101 - LinkState.OPEN implies it; narrows the type
         cycle = invitation.cycle
         instrument = cycle.instrument_version.instrument
         clean: CleanAnswers = instrument.clean(raw_answers, is_manager=invitation.person.is_manager)

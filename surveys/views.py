@@ -46,9 +46,8 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     only a valid final POST does."""
     invitation = invitation_for_token(token=token)
     state = survey_link_state(token=token, invitation=invitation)
-    if state is not LinkState.OPEN:
+    if invitation is None or state is not LinkState.OPEN:
         return _link_page(request, state)
-    assert invitation is not None  # noqa: S101 - LinkState.OPEN implies it; narrows the type
     instrument = invitation.cycle.instrument_version.instrument
     is_manager = invitation.person.is_manager
 

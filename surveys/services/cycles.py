@@ -82,7 +82,7 @@ def cycle_open(
                 f"The {other_open.label} cycle is still open; close it first (python manage.py close_cycle)."
             )
         created = existing is None
-        if created:
+        if existing is None:
             organisation = Organisation.current()
             try:
                 with transaction.atomic():

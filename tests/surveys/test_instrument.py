@@ -16,7 +16,17 @@ def v1() -> Instrument:
 
 
 def full_step1(use1="4", ws1="3"):
-    return {"ps1": "2", "ps2": "6", "ps3": "1", "ps4": "5", "ps5": "2", "ps6": "6", "ps7": "7", "use1": use1, "ws1": ws1}
+    return {
+        "ps1": "2",
+        "ps2": "6",
+        "ps3": "1",
+        "ps4": "5",
+        "ps5": "2",
+        "ps6": "6",
+        "ps7": "7",
+        "use1": use1,
+        "ws1": ws1,
+    }
 
 
 def test_v1_has_exactly_the_product_items(v1):

@@ -17,8 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
-        path = options["file"]
-        assert isinstance(path, Path)  # noqa: S101 - argparse gives a Path
+        path = Path(str(options["file"]))
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError as error:
