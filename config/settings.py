@@ -240,7 +240,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # Filtered on the logger too, so the record is redacted before any handler sees it.
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["redact_survey_tokens"],
+            "level": "INFO",
+            "propagate": False,
+        },
+        "django.request": {
+            "handlers": ["console"],
+            "filters": ["redact_survey_tokens"],
+            "level": "WARNING",
+            "propagate": False,
+        },
     },
 }

@@ -182,3 +182,22 @@ def test_resend_page_says_the_same_whatever_the_address(client, links, mailoutbo
 def test_resend_with_a_bad_address_explains(client):
     page = client.post(reverse("link_resend"), {"email": "not an address"})
     assert page.status_code == 400 and "Enter your work e-mail address" in page.content.decode()
+
+
+def test_an_error_while_answering_leaves_no_token_or_answer_in_the_error_log(client, token, monkeypatch, caplog):
+    import surveys.views
+
+    def failing_submit(*, token, raw_answers):
+        raise RuntimeError(f"boom {token} {raw_answers['c1']}")
+
+    monkeypatch.setattr(surveys.views, "response_submit", failing_submit)
+    client.raise_request_exception = False
+    caplog.set_level(logging.ERROR, logger="django.request")
+    page = client.post(url(token), {**FULL_ANSWERS, "c1": "my-private-comment", "action": "submit"})
+    assert page.status_code == 500
+    formatter = logging.Formatter("%(message)s")
+    text = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "RuntimeError (details withheld: survey request)" in text
+    assert "surveys/views.py" in text  # where it failed is kept for whoever fixes it
+    assert token not in text and "my-private-comment" not in text
+    assert all(getattr(record, "request", None) is None for record in caplog.records)
