@@ -123,6 +123,9 @@ def links_issue(
 ) -> list[IssuedLink]:
     """Gives each invitation a fresh token (voiding its old link) and mails it.
 
+    With send_mail=False the caller receives the tokens and is responsible for delivering them
+    (the demo prints them), so the invitation still counts as mailed.
+
     Each batch is one transaction that includes handing the mails to the backend: if sending
     fails, that batch keeps its old tokens, and the error propagates so the caller can retry.
     """
