@@ -162,7 +162,9 @@ PULSE_PRODUCTION = env.bool("PULSE_PRODUCTION", default=False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"  # survey links carry a token: never leak it in Referer
+# Survey links carry a token in their path: send only the origin as Referer, never the path.
+# ("no-referrer" would make browsers send Origin: null on form posts, which fails CSRF.)
+SECURE_REFERRER_POLICY = "strict-origin"
 if PULSE_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
