@@ -8,9 +8,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 
 from surveys.models import AuditEvent, Cycle, InstrumentVersion, Organisation, Person, Team
+from surveys.services.cycles import invitations_follow_roster
 
 
 def _actor(request: HttpRequest) -> str:
@@ -61,6 +63,8 @@ class PersonAdmin(admin.ModelAdmin[Person]):
                 detail={"email": obj.email, "from": form.initial.get("role"), "to": obj.role},
             )
         super().save_model(request, obj, form, change)
+        # A joiner, mover or leaver edited here follows into the open cycle, as with a roster import.
+        transaction.on_commit(lambda: invitations_follow_roster(people=[obj]))
 
 
 class CycleAdminForm(forms.ModelForm[Cycle]):

@@ -9,7 +9,13 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from surveys.closing import cycle_close
-from surveys.services.cycles import CycleError, cycle_open, cycles_due_for_closing, reminders_send
+from surveys.services.cycles import (
+    CycleError,
+    cycle_open,
+    cycles_due_for_closing,
+    invitations_follow_roster,
+    reminders_send,
+)
 
 IDEMPOTENT_TASK_OPTIONS = {
     "acks_late": True,
@@ -36,6 +42,9 @@ def open_cycle_task() -> str:
 
 @shared_task(**IDEMPOTENT_TASK_OPTIONS)
 def send_reminders_task() -> int:
+    # Daily: first invite anyone who joined the roster since the cycle opened (a second run
+    # finds nobody new), then send the reminders that are due today.
+    invitations_follow_roster(people=[])
     return reminders_send()
 
 

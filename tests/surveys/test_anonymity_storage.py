@@ -142,3 +142,18 @@ def test_close_rewrites_rows_in_one_transaction_with_new_physical_identity(requi
     assert len(after) == 1  # every row rewritten in one transaction
     assert not after & invitation_xmins
     assert after == xmins(Answer._meta.db_table)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_leaver_deactivated_in_admin_loses_their_open_link(admin_client):
+    team_with_people("Core", 5)
+    link = cycle_open(send_mail=False).links[0]
+    from surveys.models import Person
+
+    person = Person.objects.get(email=link.person_email)
+    page = admin_client.post(
+        f"/admin/surveys/person/{person.pk}/change/",
+        {"email": person.email, "name": person.name, "team": person.team_id, "role": "engineer"},
+    )
+    assert page.status_code == 302, page.content.decode()[:2000]
+    assert Invitation.objects.get(person=person).status == Invitation.Status.VOID

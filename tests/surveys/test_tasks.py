@@ -110,3 +110,17 @@ def test_a_real_worker_runs_the_tasks_through_redis(require_postgres, redis_url,
             worker.kill()
         time.sleep(0.1)
     assert Cycle.objects.filter(status="open").count() == 1, log.read_text()[-2000:]
+
+
+@pytest.mark.django_db
+def test_the_daily_task_invites_people_who_joined_after_the_cycle_opened(mailoutbox):
+    team = team_with_people("Core", 5)
+    open_cycle_task.delay().get()
+    from surveys.models import Person
+
+    Person.objects.create(email="joiner@example.com", name="Joiner", team=team)
+    mailoutbox.clear()
+    send_reminders_task.delay().get()
+    send_reminders_task.delay().get()
+    assert [m.to for m in mailoutbox] == [["joiner@example.com"]]
+    assert Invitation.objects.filter(person__email="joiner@example.com", status="pending").exists()
