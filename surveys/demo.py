@@ -422,9 +422,11 @@ def demo_plan_build(*, teams: int, rng: random.Random) -> DemoPlan:
             if path == engineer_team:
                 roster[-1] = (ENGINEER_EMAIL, "Demo Engineer", Role.ENGINEER.value, "")
             plan_teams.append(_team_build(rng=rng, path=path, climate=_climate_draw(rng=rng, path=path), roster=roster))
-    # HR runs the programme; the two people partners beside them answer as plain respondents.
+    # HR runs the programme; the people partners and recruiters beside them answer as plain
+    # respondents. Ten of them, so People rarely falls below k: a hidden top-level team is exactly
+    # "organisation minus departments", and R5 would then hide a whole department to cover it.
     roster = [(HR_EMAIL, "Demo HR", Role.HR.value, "")]
-    roster += [(*names.next_person(), Role.ENGINEER.value, "") for _ in range(2)]
+    roster += [(*names.next_person(), Role.ENGINEER.value, "") for _ in range(9)]
     plan_teams.append(
         _team_build(rng=rng, path=PEOPLE_TEAM, climate=_climate_draw(rng=rng, path=PEOPLE_TEAM), roster=roster)
     )

@@ -1,0 +1,290 @@
+"""The aggregation job: the only reader of the anonymous side after a cycle closes.
+
+One run for one closed cycle: read its answers once into pandas, compute partials per team,
+decide publication for the whole tree (ANONYMITY R4, R5, R6), write the cells, then the flags and
+the released comments. Each stage has a fill-state row (started/done): a stage found "started"
+was interrupted, and a rerun replaces its output. Writes replace the cycle's rows in one
+transaction per stage, so a rerun writes identical results. A cache lock keeps two runs of one
+cycle from overlapping (as Read the Docs does for builds).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics.compute import CycleCells, Partials, cells_compute, partials_compute
+from analytics.disclosure import comment_listing
+from analytics.models import (
+    AggregationStage,
+    CellHistogram,
+    ItemDistribution,
+    MetricCell,
+    ReleasedComment,
+    UnitSnapshot,
+)
+from analytics.rollup import OrgTree
+from surveys.anonymous.models import Answer, Comment, Response
+from surveys.models import Cycle, InvitationTally, Organisation, Team
+
+logger = logging.getLogger(__name__)
+_shuffler = random.SystemRandom()
+
+LOCK_SECONDS = 30 * 60
+STAGE_CELLS, STAGE_FLAGS, STAGE_COMMENTS = "cells", "flags", "comments"
+STAGES = (STAGE_CELLS, STAGE_FLAGS, STAGE_COMMENTS)
+Progress = Callable[[str], None]
+
+
+class AggregationRefused(Exception):
+    """The cycle cannot be aggregated now (still open, or another run holds its lock)."""
+
+
+@dataclass(frozen=True)
+class AggregationSummary:
+    cycle: str
+    respondents: int
+    units: int
+    cells_published: int
+    cells_hidden: int
+    flags: int
+    comments_released: int
+
+
+@contextmanager
+def cycle_lock(cycle_id: int) -> Iterator[None]:
+    """cache.add is atomic in Redis (SET NX): only one run of a cycle at a time."""
+    key, token = f"aggregate-cycle-{cycle_id}", secrets.token_hex(8)
+    if not cache.add(key, token, timeout=LOCK_SECONDS):
+        raise AggregationRefused("Another aggregation of this cycle is running; try again when it has finished.")
+    try:
+        yield
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
+@contextmanager
+def fill_stage(cycle: Cycle, stage: str) -> Iterator[None]:
+    state = AggregationStage.objects.filter(cycle=cycle, stage=stage).values_list("state", flat=True).first()
+    if state == AggregationStage.State.STARTED:
+        logger.warning("aggregation: redoing interrupted stage %s of %s", stage, cycle.label)
+    AggregationStage.objects.update_or_create(
+        cycle=cycle, stage=stage, defaults={"state": AggregationStage.State.STARTED, "finished_at": None}
+    )
+    yield
+    AggregationStage.objects.filter(cycle=cycle, stage=stage).update(
+        state=AggregationStage.State.DONE, finished_at=timezone.now()
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def answers_frame(cycle_id: int, team_ids: set[str] | None = None) -> pd.DataFrame:
+    """A cycle's answers as (response_id, team_id, item, value); on PostgreSQL through COPY, the
+    fastest way out of the database, elsewhere through the ORM."""
+    columns = ["response_id", "team_id", "item", "value"]
+    if connection.vendor == "postgresql":
+        frame = _answers_by_copy(int(cycle_id))
+    else:
+        rows = Answer.objects.filter(response__cycle_id=cycle_id).values_list(
+            "response_id", "response__team_id", "item", "value"
+        )
+        frame = pd.DataFrame.from_records(list(rows), columns=columns)
+        frame["response_id"] = frame["response_id"].astype(str)
+        frame["team_id"] = frame["team_id"].astype(str)
+    if team_ids is not None:
+        frame = frame[frame["team_id"].isin(team_ids)]
+    return frame
+
+
+def _answers_by_copy(cycle_id: int) -> pd.DataFrame:
+    from psycopg import sql
+
+    # COPY takes no server-side parameters, so psycopg composes the statement client-side with
+    # properly quoted identifiers and literals.
+    query = sql.SQL(
+        "COPY (SELECT a.response_id, r.team_id, a.item, a.value FROM {answer} a "
+        "JOIN {response} r ON r.id = a.response_id WHERE r.cycle_id = {cycle_id}) TO STDOUT"
+    ).format(
+        answer=sql.Identifier(Answer._meta.db_table),
+        response=sql.Identifier(Response._meta.db_table),
+        cycle_id=sql.Literal(cycle_id),
+    )
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(
+        buffer,
+        sep="\t",
+        header=None,
+        names=["response_id", "team_id", "item", "value"],
+        dtype={"response_id": str, "team_id": str, "item": str, "value": "float64"},
+        engine="c",
+    )
+
+
+def organisation_tree() -> OrgTree:
+    teams = Team.objects.values_list("id", "name", "parent_id")
+    return OrgTree.from_teams(teams, Organisation.current().name)
+
+
+def invited_by_team(cycle: Cycle) -> dict[str, int]:
+    return {
+        str(team): invited
+        for team, invited in InvitationTally.objects.filter(cycle=cycle).values_list("team_id", "invited")
+    }
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def cycle_partials(cycle: Cycle, *, team_ids: set[str] | None = None) -> Partials:
+    """Partials of some teams (all by default): what one fan-out task computes."""
+    instrument = cycle.instrument_version.instrument
+    return partials_compute(
+        answers_frame(cycle.pk, team_ids), reverse_keys=instrument.reverse_keys, pilot_cutoff=float(cycle.pilot_cutoff)
+    )
+
+
+def aggregate_cycle(
+    *, cycle: Cycle, partials: Partials | None = None, progress: Progress | None = None
+) -> AggregationSummary:
+    """Aggregates one closed cycle end to end. `partials` lets the fan-out pass merged partials
+    computed by several workers; without it this process computes them itself."""
+    say = progress or (lambda message: None)
+    if cycle.is_open:
+        raise AggregationRefused(
+            f"The {cycle.label} cycle is still open: results are released when it closes (ANONYMITY R8)."
+        )
+    with cycle_lock(cycle.pk):
+        tree = organisation_tree()
+        say(f"{cycle.label}: reading answers")
+        partials = partials if partials is not None else cycle_partials(cycle)
+        say(f"{cycle.label}: computing {len(tree.parents):,} units")
+        organisation = Organisation.current()
+        computed = cells_compute(
+            partials, tree, invited=invited_by_team(cycle), k=cycle.k, hourly_cost=float(organisation.hourly_cost)
+        )
+        with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
+            _write_cells(cycle, tree, computed)
+        say(f"{cycle.label}: flags")
+        from analytics.flags import flags_compute_for_cycle  # a stage of its own; imported late to keep this file small
+
+        with fill_stage(cycle, STAGE_FLAGS), transaction.atomic():
+            flags = flags_compute_for_cycle(cycle=cycle, tree=tree)
+        with fill_stage(cycle, STAGE_COMMENTS), transaction.atomic():
+            released = comments_release(cycle=cycle, tree=tree, respondents=partials.respondents.to_dict())
+    cells = computed.cells
+    return AggregationSummary(
+        cycle=cycle.label,
+        respondents=int(partials.respondents.sum()),
+        units=len(tree.parents),
+        cells_published=int(cells["published"].sum()),
+        cells_hidden=int((~cells["published"]).sum()),
+        flags=flags,
+        comments_released=released,
+    )
+
+
+def _write_cells(cycle: Cycle, tree: OrgTree, computed: CycleCells) -> None:
+    for model in (MetricCell, ItemDistribution, CellHistogram, UnitSnapshot):
+        model.objects.filter(cycle=cycle).delete()
+    children = tree.children()
+    UnitSnapshot.objects.bulk_create(
+        (
+            UnitSnapshot(
+                cycle=cycle,
+                unit_id=uuid.UUID(unit),
+                parent_id=uuid.UUID(parent) if parent else None,
+                path=tree.path(unit),
+                level=tree.level(unit, children),
+                depth=len(tree.ancestors(unit)) - 1,
+            )
+            for unit, parent in tree.parents.items()
+        ),
+        batch_size=2000,
+    )
+    MetricCell.objects.bulk_create(
+        (
+            MetricCell(
+                cycle=cycle,
+                unit_id=uuid.UUID(row.unit_id),
+                metric=row.metric,
+                published=bool(row.published),
+                hidden_because=row.hidden_because,
+                n=None if pd.isna(row.n) else int(row.n),
+                value=_number(row.value),
+                ci_low=_number(row.ci_low),
+                ci_high=_number(row.ci_high),
+                total=_number(row.total),
+                total_sq=_number(row.total_sq),
+                extra=row.extra or {},
+            )
+            for row in computed.cells.itertuples(index=False)
+        ),
+        batch_size=5000,
+    )
+    ItemDistribution.objects.bulk_create(
+        (
+            ItemDistribution(
+                cycle=cycle,
+                unit_id=uuid.UUID(row.unit_id),
+                item=row.item,
+                unfavourable=int(row.unfavourable),
+                neutral=int(row.neutral),
+                favourable=int(row.favourable),
+            )
+            for row in computed.distributions.itertuples(index=False)
+        ),
+        batch_size=5000,
+    )
+    CellHistogram.objects.bulk_create(
+        (
+            CellHistogram(cycle=cycle, unit_id=uuid.UUID(row.unit_id), variable=row.variable, counts=row.counts)
+            for row in computed.histograms.itertuples(index=False)
+        ),
+        batch_size=5000,
+    )
+
+
+def _number(value: object) -> float | None:
+    if value is None or pd.isna(value):  # type: ignore[arg-type]
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
+def comments_release(*, cycle: Cycle, tree: OrgTree, respondents: dict[str, int]) -> int:
+    """R7: each comment at exactly one unit (the smallest containing the author's team with at
+    least the comment threshold of respondents, R5 applied at that threshold), shuffled, no dates.
+    Redacted comments are never released."""
+    ReleasedComment.objects.filter(cycle=cycle).delete()
+    comments = list(Comment.objects.filter(cycle=cycle, redacted=False).values_list("team_id", "text"))
+    direct = {unit: int(respondents.get(unit, 0)) for unit in tree.parents}
+    listing = comment_listing(
+        tree.parents, direct, [str(team_id) for team_id, _ in comments], threshold=cycle.comment_threshold
+    )
+    rows: list[ReleasedComment] = []
+    for unit, indices in listing.items():
+        shuffled = list(indices)
+        _shuffler.shuffle(shuffled)
+        rows.extend(
+            ReleasedComment(cycle=cycle, unit_id=uuid.UUID(unit), position=position, text=comments[index][1])
+            for position, index in enumerate(shuffled)
+        )
+    ReleasedComment.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)

@@ -1,0 +1,606 @@
+"""Disclosure control: which cells, distributions and comments may be published (ANONYMITY R4, R5, R7).
+
+Pure functions, no Django: the aggregation job feeds them counts it has already computed and stores
+the decisions they return (R6: decided once per cycle for the whole tree, then only read). Nothing
+here touches responses, so nothing here can leak one.
+
+Vocabulary
+----------
+* The organisation is a tree (or a forest) of **units**, given as ``parents``: unit id -> parent id,
+  ``None`` for a root. Unit ids must be hashable and orderable (UUIDs, strings, ints): the order is
+  used only to break ties, so every decision is reproducible whatever order the input came in.
+* ``direct_n[u]``: respondents to one metric sitting **directly** on ``u`` (a department head sits on
+  the department itself). ``n(u)`` is ``direct_n`` summed over ``u``'s subtree.
+* A unit's **nearest published descendants** are the published units below it with no published unit
+  in between (hidden units are skipped over). Its **residual** is ``n(u)`` minus their ``n``: the
+  respondents a viewer isolates by subtracting what is published below from what is published at ``u``.
+
+The guarantee
+-------------
+After :func:`decide_publication`, every published unit has ``n >= k`` (R4) and a residual that is 0 or
+``>= k`` (R5). Because units form a tree, published groups are nested or disjoint, so each respondent
+belongs to exactly one residual region: that of their deepest published ancestor. Any set a viewer
+can build from published groups by subtraction, union or intersection (``n(U)`` minus any
+combination of pairwise disjoint published descendants, the symmetric difference of two published
+groups, ...) is a union of whole residual regions, so its size is a sum of terms each 0 or ``>= k``:
+it is 0 or ``>= k`` too. The property test checks exactly that by brute force.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar
+
+# pandas ships no type information and pandas-stubs is not a project dependency; only the two
+# DataFrame adapters at the end use it, and they are covered by tests.
+import pandas as pd  # type: ignore[import-untyped]
+
+__all__ = [
+    "DISTRIBUTION_FACTOR",
+    "HIDDEN_TEXT",
+    "SOURCE_MIX_MIN_N",
+    "Decision",
+    "DisclosureError",
+    "Reason",
+    "Violation",
+    "comment_listing",
+    "complementary_violations",
+    "decide_publication",
+    "decide_publication_for_metrics",
+    "decisions_frame",
+    "distribution_allowed",
+    "distribution_units",
+    "published_units",
+    "require_no_violations",
+    "restrict_publication",
+    "sort_units_for_display",
+    "source_mix_allowed",
+    "source_mix_units",
+    "subtree_counts",
+]
+
+#: The only public explanation for anything withheld (R6): a specific reason ("below 5",
+#: "hidden because of team X") would itself tell a viewer something about a hidden count.
+HIDDEN_TEXT: Final = "hidden to protect anonymity"
+
+#: Per-item distributions need n >= 2k (R4): three bins over fewer people come close to showing answers.
+DISTRIBUTION_FACTOR: Final = 2
+
+#: The workslop source mix needs n >= 20 (R4, PRODUCT): in a small group "people I manage" points at
+#: the manager.
+SOURCE_MIX_MIN_N: Final = 20
+
+Reason = Literal["", "below_threshold", "complementary"]
+
+
+class _UnitKey(Hashable, Protocol):
+    """What a unit id must support: hashing, and ``<`` for deterministic tie-breaking."""
+
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+UnitId = TypeVar("UnitId", bound=_UnitKey)
+
+
+class DisclosureError(RuntimeError):
+    """Raised when a set of publication decisions would let a viewer isolate fewer than k people.
+
+    A RuntimeError rather than an ``assert``: the guard must still run under ``python -O``.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether one cell (unit x cycle x metric) is published.
+
+    ``n`` is the true respondent count and is kept for the aggregation job and the audit trail
+    only; ``reason`` says which rule hid the cell, also for internal audit only. Anything shown to
+    a user must go through :attr:`public_n` and :attr:`public_text`, which reveal neither for a
+    hidden cell (R4: a hidden cell publishes no exact count, R6: one public reason for everything).
+    """
+
+    published: bool
+    n: int
+    reason: Reason = ""
+
+    def __post_init__(self) -> None:
+        # A published cell with a reason, or a hidden one without, means a caller built it by hand
+        # and got it wrong; fail loudly rather than store an ambiguous decision.
+        if self.published != (self.reason == ""):
+            raise ValueError(f"inconsistent decision: published={self.published} reason={self.reason!r}")
+        if self.n < 0:
+            raise ValueError("n cannot be negative")
+
+    @property
+    def public_n(self) -> int | None:
+        """The count a user may see: ``n`` when published, otherwise nothing."""
+        return self.n if self.published else None
+
+    @property
+    def public_text(self) -> str:
+        """The text a user sees in place of a withheld value ("" when published)."""
+        return "" if self.published else HIDDEN_TEXT
+
+
+@dataclass(frozen=True, slots=True)
+class Violation(Generic[UnitId]):
+    """One published unit that breaks R4 (``n < k``) or R5 (residual strictly between 0 and k).
+
+    ``uncovered`` is the unit's residual: its respondents not covered by ``nearest_published``,
+    the published units directly below it once hidden units are skipped over. Internal only: it
+    is a count a viewer must never see.
+    """
+
+    unit: UnitId
+    rule: Literal["R4", "R5"]
+    n: int
+    uncovered: int
+    nearest_published: tuple[UnitId, ...]
+
+
+# --------------------------------------------------------------------------------------------------
+# The tree
+
+
+@dataclass(frozen=True, slots=True)
+class _Tree(Generic[UnitId]):
+    parents: dict[UnitId, UnitId | None]
+    children: dict[UnitId, tuple[UnitId, ...]]
+    postorder: tuple[UnitId, ...]  # every unit after all of its descendants; deterministic
+
+
+def _build_tree(parents: Mapping[UnitId, UnitId | None]) -> _Tree[UnitId]:
+    """Validate ``parents`` as a forest and index it.
+
+    An unknown parent or a cycle is an error rather than something to work around: a unit silently
+    dropped from the tree would drop its respondents from its ancestors' counts, and every
+    residual computed from those counts would be wrong.
+    """
+    children_lists: dict[UnitId, list[UnitId]] = {unit: [] for unit in parents}
+    roots: list[UnitId] = []
+    for unit, parent in parents.items():
+        if parent is None:
+            roots.append(unit)
+        elif parent not in children_lists:
+            raise ValueError(f"unit {unit!r} has unknown parent {parent!r}")
+        elif parent == unit:
+            raise ValueError(f"unit {unit!r} is its own parent")
+        else:
+            children_lists[parent].append(unit)
+    # Sorted children make the traversal, and so every tie-break, independent of input order.
+    children = {unit: tuple(sorted(kids)) for unit, kids in children_lists.items()}
+
+    postorder: list[UnitId] = []
+    # Iterative depth-first walk: an organisation may be deeper than Python's recursion limit allows.
+    stack: list[tuple[UnitId, bool]] = [(root, False) for root in sorted(roots, reverse=True)]
+    while stack:
+        unit, expanded = stack.pop()
+        if expanded:
+            postorder.append(unit)
+            continue
+        stack.append((unit, True))
+        stack.extend((child, False) for child in reversed(children[unit]))
+    if len(postorder) != len(parents):
+        # Units unreachable from any root sit on a cycle.
+        on_cycle = sorted(set(parents) - set(postorder))
+        raise ValueError(f"the unit tree has a cycle through {on_cycle[:5]!r}")
+    return _Tree(parents=dict(parents), children=children, postorder=tuple(postorder))
+
+
+def _subtree_counts(tree: _Tree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+    for unit, count in direct_n.items():
+        if unit not in tree.parents:
+            # Respondents on a unit outside the tree would vanish from every ancestor's n.
+            raise ValueError(f"direct_n has unknown unit {unit!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"direct_n[{unit!r}] must be a non-negative int, got {count!r}")
+    counts: dict[UnitId, int] = {}
+    for unit in tree.postorder:
+        counts[unit] = direct_n.get(unit, 0) + sum(counts[child] for child in tree.children[unit])
+    return counts
+
+
+def _check_threshold(k: int, name: str = "k") -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{name} must be a positive int, got {k!r}")
+
+
+def subtree_counts(parents: Mapping[UnitId, UnitId | None], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+    """n for every unit: respondents sitting on it or anywhere below it.
+
+    Units missing from ``direct_n`` have no direct respondents. Raises ``ValueError`` for an
+    unknown unit or parent, a cycle, or a negative count.
+    """
+    tree = _build_tree(parents)
+    return _subtree_counts(tree, direct_n)
+
+
+# --------------------------------------------------------------------------------------------------
+# R4 + R5
+
+
+def _suppress(
+    tree: _Tree[UnitId], counts: Mapping[UnitId, int], candidates: Iterable[UnitId], threshold: int
+) -> tuple[set[UnitId], set[UnitId]]:
+    """Primary then complementary suppression over ``candidates``; returns (published, hidden by R5).
+
+    Algorithm (one bottom-up pass):
+
+    1. R4: a candidate with ``n < threshold`` is not published.
+    2. Visit units children-first. For a published unit U, its nearest published descendants are
+       kept in a min-heap keyed by (n, unit id). While U's residual is strictly between 0 and the
+       threshold, pop the smallest of them, D, and hide it: D's respondents not covered by D's
+       own nearest published descendants join U's residual, and those descendants take D's place in
+       the heap (they are now U's nearest published descendants).
+
+    Why this ends at a fixed point:
+
+    * The loop ends: each step hides one unit, and if every descendant were hidden the residual
+      would be ``n(U) >= threshold``. So U itself never has to be hidden for R5 (ANONYMITY's "or hide
+      the unit" is never needed), and R5 never hides a root.
+    * Hiding D changes the residual of exactly one unit, D's nearest published ancestor, which is U:
+      D's descendants keep their own nearest published descendants. Units below U were visited
+      earlier and are not touched again, so they keep passing; units above U are visited later and
+      see U's final state. Hence after the pass every published unit passes its check, which
+      :func:`complementary_violations` verifies independently.
+
+    Hiding smallest first keeps the larger, more useful groups; ties go to the smaller unit id so
+    the outcome never depends on input order. The result is not guaranteed to hide the fewest
+    cells (that is a harder optimisation problem), only to be safe and reproducible.
+    """
+    published = {unit for unit in candidates if counts[unit] >= threshold}
+    hidden_complementary: set[UnitId] = set()
+    # frontier[u]: u's nearest published proper descendants, final once u has been visited.
+    frontier: dict[UnitId, list[UnitId]] = {}
+    for unit in tree.postorder:
+        below: list[UnitId] = []
+        for child in tree.children[unit]:
+            if child in published:
+                below.append(child)
+            else:
+                # A hidden child is skipped over; only its parent ever reads its frontier.
+                below.extend(frontier.pop(child))
+        if unit not in published:
+            frontier[unit] = below
+            continue
+        residual = counts[unit] - sum(counts[d] for d in below)
+        heap = [(counts[d], d) for d in below]
+        heapq.heapify(heap)
+        while 0 < residual < threshold:
+            # Non-empty: with every descendant hidden the residual would be counts[unit] >= threshold.
+            _, victim = heapq.heappop(heap)
+            published.discard(victim)
+            hidden_complementary.add(victim)
+            # frontier[victim] was left as its final heap content when the victim was visited.
+            grandchildren = frontier[victim]
+            residual += counts[victim] - sum(counts[d] for d in grandchildren)
+            for d in grandchildren:
+                heapq.heappush(heap, (counts[d], d))
+        # Kept (not popped by the parent): an ancestor that later hides this unit needs it, and it
+        # stays exact until then because only this unit's nearest published ancestor hides among it.
+        frontier[unit] = [d for _, d in heap]
+    return published, hidden_complementary
+
+
+def decide_publication(
+    parents: Mapping[UnitId, UnitId | None], direct_n: Mapping[UnitId, int], *, k: int
+) -> dict[UnitId, Decision]:
+    """Publication decisions for one cycle and one metric, for every unit of the tree.
+
+    R4 (primary): a unit with fewer than ``k`` respondents is hidden (``below_threshold``): its mean
+    would be a handful of people's answers.
+
+    R5 (complementary): for every published unit, the respondents not covered by its nearest
+    published descendants (hidden units skipped over; its own direct members are never covered)
+    must be 0 or at least ``k``. Otherwise "department (16) minus teams (6 + 6)" would show the
+    4-person team that R4 hid. Further descendants are hidden (``complementary``), smallest first,
+    until it holds; see :func:`_suppress` for why one bottom-up pass reaches a fixed point. The
+    unit itself never needs hiding: with all its descendants hidden its residual is ``n >= k``.
+
+    Returns a decision for every unit in ``parents``, in sorted unit order.
+    """
+    _check_threshold(k)
+    tree = _build_tree(parents)
+    return _decide(tree, _subtree_counts(tree, direct_n), k)
+
+
+def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
+    published, hidden_complementary = _suppress(tree, counts, tree.postorder, k)
+    decisions: dict[UnitId, Decision] = {}
+    for unit in sorted(tree.parents):
+        if unit in published:
+            decisions[unit] = Decision(published=True, n=counts[unit])
+        elif unit in hidden_complementary:
+            decisions[unit] = Decision(published=False, n=counts[unit], reason="complementary")
+        else:
+            decisions[unit] = Decision(published=False, n=counts[unit], reason="below_threshold")
+    return decisions
+
+
+def decide_publication_for_metrics(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n_by_metric: Mapping[str, Mapping[UnitId, int]],
+    *,
+    k: int,
+) -> dict[str, dict[UnitId, Decision]]:
+    """:func:`decide_publication` for each metric, with that metric's own n (R5: "for every metric").
+
+    Metrics have different n (non-users skip the AI items, anyone may skip an item), so a
+    department can be safe for one metric and need a team hidden for another. Deciding once for
+    all metrics from the respondent count would let "trust" n's be differenced.
+    """
+    _check_threshold(k)
+    tree = _build_tree(parents)
+    return {
+        metric: _decide(tree, _subtree_counts(tree, direct_n_by_metric[metric]), k)
+        for metric in sorted(direct_n_by_metric)
+    }
+
+
+def published_units(decisions: Mapping[UnitId, Decision]) -> frozenset[UnitId]:
+    """The units whose cell is published."""
+    return frozenset(unit for unit, decision in decisions.items() if decision.published)
+
+
+def complementary_violations(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n: Mapping[UnitId, int],
+    published: Collection[UnitId],
+    *,
+    k: int,
+) -> list[Violation[UnitId]]:
+    """Every published unit that breaks R4 (``n < k``) or R5 (residual strictly between 0 and k).
+
+    An independent check of a set of published units, written differently from the decider on
+    purpose (each published unit walks up to its nearest published ancestor and is subtracted
+    there), so a bug in one is unlikely to be repeated in the other. The tests call it on every
+    result, and the aggregation job calls it (through :func:`require_no_violations`) before it
+    stores decisions. An empty list means no combination of published counts isolates 1..k-1
+    people (see the module docstring).
+    """
+    _check_threshold(k)
+    if isinstance(published, Mapping):
+        # A dict of decisions is a Collection of *all* unit ids: checking it as "published" would
+        # silently check the wrong set.
+        raise TypeError("pass the published unit ids, e.g. published_units(decisions), not the decisions")
+    tree = _build_tree(parents)
+    counts = _subtree_counts(tree, direct_n)
+    published_set = set(published)
+    unknown = published_set - set(tree.parents)
+    if unknown:
+        raise ValueError(f"published has unknown units {sorted(unknown)[:5]!r}")
+    residual = {unit: counts[unit] for unit in published_set}
+    nearest: dict[UnitId, list[UnitId]] = {unit: [] for unit in published_set}
+    for unit in published_set:
+        ancestor = tree.parents[unit]
+        while ancestor is not None and ancestor not in published_set:
+            ancestor = tree.parents[ancestor]
+        if ancestor is not None:
+            residual[ancestor] -= counts[unit]
+            nearest[ancestor].append(unit)
+    violations: list[Violation[UnitId]] = []
+    for unit in sorted(published_set):
+        below = tuple(sorted(nearest[unit]))
+        if counts[unit] < k:
+            violations.append(Violation(unit, "R4", counts[unit], residual[unit], below))
+        elif 0 < residual[unit] < k:
+            violations.append(Violation(unit, "R5", counts[unit], residual[unit], below))
+    return violations
+
+
+def require_no_violations(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n: Mapping[UnitId, int],
+    published: Collection[UnitId],
+    *,
+    k: int,
+) -> None:
+    """Raise :class:`DisclosureError` if :func:`complementary_violations` finds anything.
+
+    The message names units and rules but no counts: it may end up in a log (R7 side doors).
+    """
+    violations = complementary_violations(parents, direct_n, published, k=k)
+    if violations:
+        summary = ", ".join(f"{v.unit!r} ({v.rule})" for v in violations[:10])
+        raise DisclosureError(f"{len(violations)} published unit(s) would disclose a small group: {summary}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Distributions and the workslop source mix
+
+
+def distribution_allowed(decision: Decision, *, k: int) -> bool:
+    """Whether this cell is large enough for a per-item distribution: published and ``n >= 2k``.
+
+    A necessary cell-level condition only. Distributions can be differenced like counts (a
+    department's bins minus a team's bins are the bins of the rest), so the set of units showing
+    distributions must also pass R5 at 2k: use :func:`distribution_units` to decide them.
+    """
+    _check_threshold(k)
+    return decision.published and decision.n >= DISTRIBUTION_FACTOR * k
+
+
+def source_mix_allowed(decision: Decision) -> bool:
+    """Whether this cell is large enough for the ws3 source mix: published and ``n >= 20``.
+
+    Cell-level only, as for :func:`distribution_allowed`; :func:`source_mix_units` applies R5 at 20,
+    which matters most here: a department's mix minus its teams' mixes is the mix of the people
+    sitting directly on the department, typically its head, whose "people I manage" is the point.
+    """
+    return decision.published and decision.n >= SOURCE_MIX_MIN_N
+
+
+def restrict_publication(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n: Mapping[UnitId, int],
+    candidates: Collection[UnitId],
+    *,
+    threshold: int,
+) -> frozenset[UnitId]:
+    """R4 and R5 at ``threshold`` applied to ``candidates`` only (e.g. the published cells).
+
+    Used for outputs with a stricter threshold than the cell itself (distributions, source mix):
+    the result is a subset of ``candidates`` in which every unit has ``n >= threshold`` and a
+    residual, against its nearest descendants in the result, of 0 or ``>= threshold``. The same
+    one-pass argument as :func:`decide_publication` applies; nothing requires ``candidates`` to be
+    closed under ancestors.
+    """
+    _check_threshold(threshold, "threshold")
+    if isinstance(candidates, Mapping):
+        raise TypeError("pass unit ids, e.g. published_units(decisions), not the decisions")
+    tree = _build_tree(parents)
+    counts = _subtree_counts(tree, direct_n)
+    unknown = set(candidates) - set(tree.parents)
+    if unknown:
+        raise ValueError(f"candidates has unknown units {sorted(unknown)[:5]!r}")
+    published, _ = _suppress(tree, counts, candidates, threshold)
+    return frozenset(published)
+
+
+def distribution_units(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n: Mapping[UnitId, int],
+    decisions: Mapping[UnitId, Decision],
+    *,
+    k: int,
+) -> frozenset[UnitId]:
+    """Units that may show per-item distributions: published cells, R4 and R5 at 2k among them."""
+    _check_threshold(k)
+    return restrict_publication(parents, direct_n, published_units(decisions), threshold=DISTRIBUTION_FACTOR * k)
+
+
+def source_mix_units(
+    parents: Mapping[UnitId, UnitId | None],
+    direct_n: Mapping[UnitId, int],
+    decisions: Mapping[UnitId, Decision],
+) -> frozenset[UnitId]:
+    """Units that may show the ws3 source mix: published cells, R4 and R5 at 20 among them."""
+    return restrict_publication(parents, direct_n, published_units(decisions), threshold=SOURCE_MIX_MIN_N)
+
+
+# --------------------------------------------------------------------------------------------------
+# R7: comments
+
+
+def comment_listing(
+    parents: Mapping[UnitId, UnitId | None],
+    respondents_direct: Mapping[UnitId, int],
+    comment_units: Sequence[UnitId],
+    *,
+    threshold: int,
+) -> dict[UnitId, list[int]]:
+    """Where each comment is listed: listing unit -> indices into ``comment_units``.
+
+    ``comment_units[i]`` is the team of the i-th comment's author; ``respondents_direct`` counts the
+    cycle's respondents sitting directly on each unit.
+
+    Rules (R7): a comment is listed at exactly one level, the smallest unit that contains the
+    author's team and has at least ``threshold`` respondents, so a comment is only ever attributable
+    to a group that large. Lists can be compared (a department's list next to its teams'), so the
+    set of listing units must pass R5 with the comment threshold: the respondents of a listing unit
+    not covered by its nearest listing descendants (the people its own comments may come from)
+    must be 0 or ``>= threshold``. That is exactly :func:`decide_publication` with ``k=threshold``
+    on respondent counts; a unit it un-lists hands its comments up to its nearest listing ancestor.
+
+    The listing units depend on respondent counts only, never on who commented, so the choice of
+    level cannot itself leak anything about authors. Every listing unit appears in the result, with
+    an empty list if no comment landed there. A comment whose team has no ancestor with
+    ``threshold`` respondents (an organisation that small) is not listed anywhere. Comment order
+    within a unit is index order; the caller shuffles before showing them (R7).
+    """
+    _check_threshold(threshold, "threshold")
+    tree = _build_tree(parents)
+    counts = _subtree_counts(tree, respondents_direct)
+    comments_per_unit: dict[UnitId, int] = {}
+    for unit in comment_units:
+        if unit not in tree.parents:
+            raise ValueError(f"a comment has unknown unit {unit!r}")
+        comments_per_unit[unit] = comments_per_unit.get(unit, 0) + 1
+    for unit, number in comments_per_unit.items():
+        # One comment item per response: more comments than respondents means the inputs don't
+        # belong together, and listing them could attribute a comment to an empty group.
+        if number > respondents_direct.get(unit, 0):
+            raise ValueError(f"more comments than respondents on unit {unit!r}")
+    listing, _ = _suppress(tree, counts, tree.postorder, threshold)
+
+    listed: dict[UnitId, list[int]] = {unit: [] for unit in sorted(listing)}
+    level_of: dict[UnitId, UnitId | None] = {}  # memo: team -> its nearest listing ancestor-or-self
+    for index, team in enumerate(comment_units):
+        level = _nearest_in(team, listing, tree, level_of)
+        if level is not None:
+            listed[level].append(index)
+    return listed
+
+
+def _nearest_in(
+    unit: UnitId, chosen: Collection[UnitId], tree: _Tree[UnitId], memo: dict[UnitId, UnitId | None]
+) -> UnitId | None:
+    """The nearest ancestor-or-self of ``unit`` in ``chosen``, or None."""
+    path: list[UnitId] = []
+    node: UnitId | None = unit
+    found: UnitId | None = None
+    while node is not None:
+        if node in memo:
+            found = memo[node]
+            break
+        if node in chosen:
+            found = node
+            break
+        path.append(node)
+        node = tree.parents[node]
+    for visited in path:
+        memo[visited] = found
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# DataFrame adapters
+
+
+def decisions_frame(decisions_by_metric: Mapping[str, Mapping[Any, Decision]]) -> pd.DataFrame:
+    """One row per (metric, unit): ``metric, unit, published, n, reason``, for the job to store.
+
+    Contains the true n of hidden cells: internal only (R6), never for display.
+    """
+    rows = [
+        {"metric": metric, "unit": unit, "published": d.published, "n": d.n, "reason": d.reason}
+        for metric in sorted(decisions_by_metric)
+        for unit, d in decisions_by_metric[metric].items()
+    ]
+    return pd.DataFrame(rows, columns=["metric", "unit", "published", "n", "reason"])
+
+
+def sort_units_for_display(
+    rows: pd.DataFrame,
+    key: str,
+    *,
+    descending: bool = False,
+    published_column: str = "published",
+    label_column: str = "path",
+) -> pd.DataFrame:
+    """Rows in display order: published cells by ``key``, then hidden cells in a fixed order.
+
+    R4: a sort order is an output too. If hidden cells were sorted by their value, or mixed in
+    with published ones, their position would bound the hidden value. So a hidden row's ``key`` is
+    never read: hidden rows go last, ordered by ``label_column`` (the unit path) alone. Published
+    rows with no value (NaN/None, e.g. a Pilot ratio with no AI users) come after the valued ones,
+    by label. Ties between equal values are broken by label, so the order never depends on input
+    order. Returns a new frame with the original index.
+    """
+    published_flags = rows[published_column].tolist()
+    labels = [str(label) for label in rows[label_column].tolist()]
+    values = rows[key].tolist()
+
+    def sort_key(position: int) -> tuple[int, float, str]:
+        if not bool(published_flags[position]):
+            return (2, 0.0, labels[position])  # the value is deliberately not looked at
+        value = values[position]
+        if value is None or pd.isna(value):
+            return (1, 0.0, labels[position])
+        number = float(value)
+        return (0, -number if descending else number, labels[position])
+
+    order = sorted(range(len(labels)), key=sort_key)
+    return rows.iloc[order]

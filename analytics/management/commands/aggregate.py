@@ -1,0 +1,52 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from analytics.aggregation import AggregationRefused, aggregate_cycle
+from surveys.models import Cycle
+from surveys.services.cycles import CycleError, parse_month
+
+
+class Command(BaseCommand):
+    help = "Aggregate closed cycles: metrics for every team, department and the organisation, with disclosure."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        target = parser.add_mutually_exclusive_group()
+        target.add_argument("--cycle", help="YYYY-MM of one closed cycle.")
+        target.add_argument(
+            "--all", action="store_true", help="Every closed cycle, oldest first (trends need history)."
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        closed = Cycle.objects.filter(status=Cycle.Status.CLOSED).select_related("instrument_version")
+        if options["cycle"]:
+            try:
+                month = parse_month(str(options["cycle"]))
+            except CycleError as error:
+                raise CommandError(str(error).replace("--month", "--cycle")) from error
+            cycle = Cycle.objects.filter(month=month).first()
+            if cycle is None:
+                raise CommandError(f"There is no {options['cycle']} cycle.")
+            cycles = [cycle]
+        elif options["all"]:
+            cycles = list(closed.order_by("month"))
+        else:
+            latest = closed.order_by("-month").first()
+            cycles = [latest] if latest else []
+        if not cycles:
+            self.stdout.write("No closed cycle to aggregate.")
+        for position, cycle in enumerate(cycles, start=1):
+            prefix = f"[{position}/{len(cycles)}]"
+
+            def progress(message: str, prefix: str = prefix) -> None:
+                self.stdout.write(f"{prefix} {message}")
+
+            try:
+                summary = aggregate_cycle(cycle=cycle, progress=progress)
+            except AggregationRefused as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{summary.cycle}: {summary.respondents} respondents, {summary.units} units, "
+                    f"{summary.cells_published} cells published, {summary.cells_hidden} hidden, "
+                    f"{summary.flags} flags and watches, {summary.comments_released} comments released."
+                )
+            )

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from analytics.exports import FORMATS, ExportError, aggregates_export
+from surveys.models import Cycle
+from surveys.services.cycles import CycleError, parse_month
+
+
+class Command(BaseCommand):
+    help = "Export published aggregates as one tidy table (CSV, XLSX or Parquet). Never raw responses."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", required=True, choices=FORMATS)
+        parser.add_argument("--out", required=True, type=Path, help="File to write.")
+        parser.add_argument("--cycle", help="YYYY-MM; default: every aggregated cycle.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        cycle = None
+        if options["cycle"]:
+            try:
+                month = parse_month(str(options["cycle"]))
+            except CycleError as error:
+                raise CommandError(str(error).replace("--month", "--cycle")) from error
+            cycle = Cycle.objects.filter(month=month).first()
+            if cycle is None:
+                raise CommandError(f"There is no {options['cycle']} cycle.")
+        try:
+            rows = aggregates_export(
+                fmt=str(options["format"]), out=Path(str(options["out"])), cycle=cycle, actor="export_aggregates"
+            )
+        except ExportError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"Wrote {rows} rows to {options['out']}."))

@@ -1,0 +1,128 @@
+"""The metric catalogue (PRODUCT.md, "Metrics per unit") and estimates from rolled-up sums.
+
+Each metric is computed from one per-respondent variable (analytics.respondents), so each has its
+own n, and disclosure is decided per variable: metrics sharing a variable share the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+Kind = Literal["mean", "proportion", "geometric", "mean_0_100", "cost"]
+Gate = Literal["k", "distribution", "source_mix"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    variable: str
+    kind: Kind
+    label: str
+    # k: published at n >= k (after R5); distribution: also needs n >= 2k (a share of a category
+    # is a bin of a distribution); source_mix: also needs n >= 20 (ws3: at team level "people I
+    # manage" would point at the manager).
+    gate: Gate = "k"
+
+
+def _mode(name: str, label: str) -> MetricSpec:
+    return MetricSpec(f"mode_{name}", f"mode_{name}", "proportion", label)
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("psych_safety", "psych_safety", "mean", "Psychological safety (1\u20137)"),
+    MetricSpec("psych_safety_favourable", "psych_safety_favourable", "proportion", "Psychological safety, favourable"),
+    MetricSpec("psych_safety_0_100", "psych_safety", "mean_0_100", "Psychological safety (0\u2013100)"),
+    MetricSpec("pilot_ratio", "pilot", "proportion", "Pilot ratio (Pilots / AI users)"),
+    _mode("pilot", "Pilots: high agency, high optimism"),
+    _mode("high_agency_low_optimism", "High agency, low optimism"),
+    _mode("low_agency_high_optimism", "Low agency, high optimism"),
+    _mode("low_agency_low_optimism", "Low agency, low optimism"),
+    MetricSpec("ai_user_share", "ai_user", "proportion", "AI users among respondents"),
+    MetricSpec("pilot_share_of_respondents", "pilot_of_all", "proportion", "Pilots among all respondents"),
+    MetricSpec("workslop_prevalence", "workslop_received", "proportion", "Received workslop at least once"),
+    MetricSpec("workslop_hours", "workslop_hours", "mean", "Hours lost to workslop per person per month"),
+    MetricSpec("workslop_cost", "workslop_hours", "cost", "Workslop cost per person per month"),
+    *(
+        MetricSpec(f"workslop_from_{source}", f"workslop_from_{source}", "proportion", label, gate="source_mix")
+        for source, label in (
+            ("teammates", "Workslop from teammates"),
+            ("leaders", "Workslop from manager or leaders"),
+            ("other_teams", "Workslop from other teams"),
+            ("reports", "Workslop from people they manage"),
+        )
+    ),
+    MetricSpec("trust", "trust", "mean", "Trust in AI output (1\u20135)"),
+    MetricSpec("trust_share", "trust_favourable", "proportion", "Trust AI output"),
+    MetricSpec("distrust_share", "distrust", "proportion", "Distrust AI output"),
+    MetricSpec("voice", "voice", "mean", "Safe to say AI made work worse (1\u20137)"),
+    MetricSpec("pressure", "pressure", "mean", "Pressure to use AI (1\u20137)"),
+    MetricSpec("manager_modelling", "manager_modelling", "mean", "Manager models AI use (1\u20137)"),
+    MetricSpec("time_ratio", "log_time_ratio", "geometric", "Perceived time ratio (with AI / without)"),
+    MetricSpec("hours_saved", "hours_saved", "mean", "Hours a week AI saved"),
+    MetricSpec("daily_use_share", "daily_use", "proportion", "Use AI daily or more"),
+    *(
+        MetricSpec(f"use_{level}", f"use_{level}", "proportion", f"Use: {level.replace('_', ' ')}", "distribution")
+        for level in ("never", "few_times", "weekly", "daily", "several_daily")
+    ),
+)
+METRICS_BY_NAME = {spec.name: spec for spec in METRICS}
+RESPONSES = "responses"  # n = respondents, value = response rate (%), published as the others
+DISCLOSURE_VARIABLES = sorted({spec.variable for spec in METRICS})
+
+# Items whose three-bin distributions are published (n >= 2k): the 7-point items and trust1.
+DISTRIBUTION_ITEMS: dict[str, int] = {
+    **{key: 7 for key in ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7", "voice1", "press1", "mgr1")},
+    **{key: 7 for key in ("ag1", "ag2", "ag3", "ag4", "op1", "op2")},
+    "trust1": 5,
+}
+
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def mean_intervals_from_sums(
+    n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, confidence: float = 0.95
+) -> Arrays:
+    """Means with t intervals from n, sum and sum of squares (the mergeable partials), for many
+    cells at once. Same numbers as analytics.stats.mean_interval on the raw values (tested)."""
+    n = n.astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        variance = np.clip((total_sq - n * mean * mean) / (n - 1), 0.0, None)
+        t = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan))
+        half = np.where(n >= 2, t * np.sqrt(variance / n), np.nan)
+    return mean, mean - half, mean + half
+
+
+def wilson_intervals(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> Arrays:
+    """Wilson score intervals for many cells at once; matches analytics.stats.wilson_interval."""
+    n = n.astype("float64")
+    z = float(scipy_stats.norm.ppf(0.5 + confidence / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, successes / n, np.nan)
+        denominator = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denominator
+        half = z / denominator * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return p, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def estimates(
+    spec: MetricSpec, n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, *, hourly_cost: float
+) -> Arrays:
+    """Value and 95% interval of one metric for many units, from its variable's sums."""
+    if spec.kind == "proportion":
+        return wilson_intervals(np.round(total), n)
+    value, low, high = mean_intervals_from_sums(n, total, total_sq)
+    if spec.kind == "mean":
+        return value, low, high
+    if spec.kind == "geometric":  # the variable is log r: exp of the mean of logs and its interval
+        return np.exp(value), np.exp(low), np.exp(high)
+    if spec.kind == "mean_0_100":
+        return tuple(100 * (x - 1) / 6 for x in (value, low, high))  # type: ignore[return-value]
+    if spec.kind == "cost":
+        return value * hourly_cost, low * hourly_cost, high * hourly_cost
+    raise ValueError(f"unknown metric kind {spec.kind!r}")

@@ -1,0 +1,88 @@
+"""The one door (ANONYMITY R6): everything that shows or exports numbers reads them here.
+
+This module returns only what the aggregation job decided to publish: a hidden cell comes back
+with no n, value or interval and the one public reason. It never recomputes suppression for a
+subtree or a filter, and never reads the anonymous side.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analytics.models import Flag, MetricCell, UnitSnapshot
+from surveys.models import Cycle
+
+HIDDEN_TEXT = "hidden to protect anonymity"
+EXPORT_COLUMNS = [
+    "cycle", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
+    "suppressed", "reason",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PublishedCell:
+    cycle: str
+    unit_id: str
+    unit_path: str
+    parent_path: str
+    level: str
+    metric: str
+    n: int | None
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    suppressed: bool
+    reason: str
+
+    def as_row(self) -> list[object]:
+        return [getattr(self, column) for column in EXPORT_COLUMNS]
+
+
+def aggregated_cycles() -> list[Cycle]:
+    """Closed cycles whose cells have been written, oldest first."""
+    with_cells = MetricCell.objects.values("cycle_id").distinct()
+    return list(Cycle.objects.filter(status=Cycle.Status.CLOSED, pk__in=with_cells).order_by("month"))
+
+
+def published_cells(*, cycles: list[Cycle]) -> Iterator[PublishedCell]:
+    """Every cell of the given cycles, hidden ones as hidden, in a fixed order (cycle, unit path,
+    metric): never an order that depends on a hidden value (R4)."""
+    for cycle in cycles:
+        snapshots = {s.unit_id: s for s in UnitSnapshot.objects.filter(cycle=cycle)}
+        paths = {unit_id: s.path for unit_id, s in snapshots.items()}
+        cells = MetricCell.objects.filter(cycle=cycle).values_list(
+            "unit_id", "metric", "published", "n", "value", "ci_low", "ci_high"
+        )
+        rows = sorted(cells, key=lambda row: (paths.get(row[0], ""), row[1]))
+        for unit_id, metric, published, n, value, ci_low, ci_high in rows:
+            snapshot = snapshots.get(unit_id)
+            if snapshot is None:
+                continue
+            parent = paths.get(snapshot.parent_id) if snapshot.parent_id else None
+            yield PublishedCell(
+                cycle=cycle.label,
+                unit_id=str(unit_id),
+                unit_path=snapshot.path,
+                parent_path=parent or "",
+                level=snapshot.level,
+                metric=metric,
+                n=n if published else None,
+                value=value if published else None,
+                ci_low=ci_low if published else None,
+                ci_high=ci_high if published else None,
+                suppressed=not published,
+                reason="" if published else HIDDEN_TEXT,
+            )
+
+
+def organisation_flags(*, cycle: Cycle) -> list[Flag]:
+    """Flags that survived Benjamini-Hochberg; "worth watching" results stay in the unit's own
+    report and never reach organisation views."""
+    return list(Flag.objects.filter(cycle=cycle, severity=Flag.Severity.FLAG).order_by("kind", "unit_id"))
+
+
+def unit_flags(*, cycle: Cycle, unit_id: uuid.UUID) -> list[Flag]:
+    """A unit's own flags and its "worth watching" results."""
+    return list(Flag.objects.filter(cycle=cycle, unit_id=unit_id).order_by("severity", "kind"))
