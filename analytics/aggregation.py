@@ -10,6 +10,8 @@ cycle from overlapping (as Read the Docs does for builds).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import logging
 import random
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
@@ -39,7 +42,6 @@ from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
 logger = logging.getLogger(__name__)
-_shuffler = random.SystemRandom()
 
 LOCK_SECONDS = 30 * 60
 STAGE_CELLS, STAGE_FLAGS, STAGE_COMMENTS = "cells", "flags", "comments"
@@ -49,6 +51,14 @@ Progress = Callable[[str], None]
 
 class AggregationRefused(Exception):
     """The cycle cannot be aggregated now (still open, or another run holds its lock)."""
+
+
+class CycleStillOpen(AggregationRefused):
+    """R8: results exist only once the cycle has closed. Retrying will not help."""
+
+
+class AggregationBusy(AggregationRefused):
+    """Another run holds the cycle's lock. Passes on its own: the task retries later."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ def cycle_lock(cycle_id: int) -> Iterator[None]:
     """cache.add is atomic in Redis (SET NX): only one run of a cycle at a time."""
     key, token = f"aggregate-cycle-{cycle_id}", secrets.token_hex(8)
     if not cache.add(key, token, timeout=LOCK_SECONDS):
-        raise AggregationRefused("Another aggregation of this cycle is running; try again when it has finished.")
+        raise AggregationBusy("Another aggregation of this cycle is running; try again when it has finished.")
     try:
         yield
     finally:
@@ -153,6 +163,33 @@ def invited_by_team(cycle: Cycle) -> dict[str, int]:
 # --- the job ---------------------------------------------------------------------------------
 
 
+def cycles_needing_aggregation() -> list[Cycle]:
+    """Closed cycles, oldest first, whose aggregation never finished every stage; plus the latest
+    closed cycle, which a nightly rerun refreshes (renamed teams, redacted comments)."""
+    closed = list(Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month"))
+    done: dict[int, int] = {}
+    for cycle_id in AggregationStage.objects.filter(state=AggregationStage.State.DONE).values_list(
+        "cycle_id", flat=True
+    ):
+        done[cycle_id] = done.get(cycle_id, 0) + 1
+    needing = [cycle for cycle in closed if done.get(cycle.pk, 0) < len(STAGES)]
+    if closed and closed[-1] not in needing:
+        needing.append(closed[-1])
+    return needing
+
+
+def fanout_team_groups(tree: OrgTree, *, min_teams: int) -> list[list[str]] | None:
+    """The teams of each top-level unit, one list per fan-out task; None to run in one process.
+
+    Top-level units are the natural seam: each holds whole departments, so every team's partials
+    are computed by exactly one task, and only the organisation level needs merged numbers.
+    """
+    top_level = tree.top_level_units()
+    if len(tree.parents) - 1 < min_teams or len(top_level) < 2:
+        return None
+    return [sorted(tree.subtree(unit)) for unit in top_level]
+
+
 def cycle_partials(cycle: Cycle, *, team_ids: set[str] | None = None) -> Partials:
     """Partials of some teams (all by default): what one fan-out task computes."""
     instrument = cycle.instrument_version.instrument
@@ -168,7 +205,7 @@ def aggregate_cycle(
     computed by several workers; without it this process computes them itself."""
     say = progress or (lambda message: None)
     if cycle.is_open:
-        raise AggregationRefused(
+        raise CycleStillOpen(
             f"The {cycle.label} cycle is still open: results are released when it closes (ANONYMITY R8)."
         )
     with cycle_lock(cycle.pk):
@@ -268,6 +305,11 @@ def _number(value: object) -> float | None:
     return float(value)  # type: ignore[arg-type]
 
 
+def _listing_shuffler(cycle: Cycle, unit: str) -> random.Random:
+    seed = hmac.new(settings.SECRET_KEY.encode(), f"comments:{cycle.pk}:{unit}".encode(), hashlib.sha256).digest()
+    return random.Random(seed)  # noqa: S311  # nosec B311 - seeded from the secret; the order is no key
+
+
 def comments_release(*, cycle: Cycle, tree: OrgTree, respondents: dict[str, int]) -> int:
     """R7: each comment at exactly one unit (the smallest containing the author's team with at
     least the comment threshold of respondents, R5 applied at that threshold), shuffled, no dates.
@@ -280,8 +322,11 @@ def comments_release(*, cycle: Cycle, tree: OrgTree, respondents: dict[str, int]
     )
     rows: list[ReleasedComment] = []
     for unit, indices in listing.items():
-        shuffled = list(indices)
-        _shuffler.shuffle(shuffled)
+        # Sorted by text, then shuffled with a seed derived from the server's secret: the order
+        # says nothing about who wrote first (R7) and cannot be predicted, yet a rerun of the job
+        # lists the same comments in the same order (idempotent, and no reshuffle to compare).
+        shuffled = sorted(indices, key=lambda index: comments[index][1])
+        _listing_shuffler(cycle, unit).shuffle(shuffled)
         rows.extend(
             ReleasedComment(cycle=cycle, unit_id=uuid.UUID(unit), position=position, text=comments[index][1])
             for position, index in enumerate(shuffled)

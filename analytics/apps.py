@@ -6,3 +6,9 @@ class AnalyticsConfig(AppConfig):
 
     name = "analytics"
     verbose_name = "Analytics"
+
+    def ready(self) -> None:
+        from analytics.tasks import aggregation_on_close
+        from surveys.signals import cycle_closed
+
+        cycle_closed.connect(aggregation_on_close, dispatch_uid="analytics-aggregate-on-close")

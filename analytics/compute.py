@@ -45,7 +45,22 @@ class Partials:
         bins = pd.concat([p.bins for p in parts], ignore_index=True)
         bins = bins.groupby(["team_id", "item", "bin"], as_index=False)["count"].sum()
         respondents = pd.concat([p.respondents for p in parts]).groupby(level=0).sum()
-        return cls(variables=variables, histograms=histograms, bins=bins, respondents=respondents)
+        return cls(variables=variables, histograms=histograms, bins=bins, respondents=respondents).canonical()
+
+    def canonical(self) -> Partials:
+        """Rows sorted by their keys, so one process and a merge of fan-out parts hand identical
+        frames to cells_compute: float sums then add up in the same order, to the same bits."""
+        variables = self.variables.sort_index().sort_index(axis=1)
+        variables.index.name = "team_id"
+        # JSON carries the counts as floats; counts stay whole numbers everywhere.
+        counts = [column for column in variables.columns if column[1] == "n"]
+        variables[counts] = variables[counts].astype("int64")
+        return Partials(
+            variables=variables,
+            histograms=self.histograms.sort_values(["team_id", "variable", "value"], ignore_index=True),
+            bins=self.bins.sort_values(["team_id", "item", "bin"], ignore_index=True),
+            respondents=self.respondents.sort_index().rename_axis("team_id").astype("int64"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Plain lists for Celery's JSON serializer (no pickle between workers)."""
@@ -92,13 +107,8 @@ def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pi
         [value_counts_partials(respondents.assign(team_id=teams), v).assign(variable=v) for v in HISTOGRAM_VARIABLES],
         ignore_index=True,
     )[["team_id", "variable", "value", "count"]]
-    bins = item_bin_partials(wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS)
-    return Partials(
-        variables=variables.sort_index(axis=1),
-        histograms=histograms,
-        bins=bins,
-        respondents=teams.value_counts().rename_axis("team_id"),
-    )
+    bins = item_bin_partials(wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, reverse_keys)
+    return Partials(variables=variables, histograms=histograms, bins=bins, respondents=teams.value_counts()).canonical()
 
 
 @dataclass

@@ -218,7 +218,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("PULSE_CLOSE_CRON", "0 18 * * *"),
         "options": {"expires": 6 * 3600},
     },
+    # Closing already queues its cycle's aggregation; the nightly run catches one that failed or
+    # was interrupted, and refreshes the latest cycle after roster renames.
+    "aggregate-nightly": {
+        "task": "analytics.tasks.aggregate_nightly_task",
+        "schedule": env_crontab("PULSE_AGGREGATE_CRON", "30 2 * * *"),
+        "options": {"expires": 12 * 3600},
+    },
 }
+
+# An organisation with at least this many teams is aggregated as one Celery task per top-level
+# unit (a chord), merged for the organisation level; a smaller one in a single task.
+PULSE_AGGREGATION_FANOUT_TEAMS = env.int("PULSE_AGGREGATION_FANOUT_TEAMS", default=2000)
+if PULSE_AGGREGATION_FANOUT_TEAMS < 0:
+    raise ImproperlyConfigured("PULSE_AGGREGATION_FANOUT_TEAMS must be 0 (always fan out) or more.")
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

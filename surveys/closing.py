@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, Invitation, InvitationTally, RetiredLink
+from surveys.signals import cycle_closed
 
 _shuffler = random.SystemRandom()
 BULK_BATCH = 2000
@@ -44,6 +45,7 @@ def cycle_close(*, cycle: Cycle, today: dt.date | None = None) -> CycleCloseResu
         cycle.status = Cycle.Status.CLOSED
         cycle.closed_on = today or timezone.localdate()
         cycle.save(update_fields=["status", "closed_on"])
+        cycle_closed.send(sender=Cycle, cycle=cycle)
     _vacuum_anonymous_tables()
     return CycleCloseResult(cycle=cycle, closed_now=True, responses=responses, teams=teams)
 

@@ -24,7 +24,9 @@ class Command(BaseCommand):
                 raise CommandError(str(error).replace("--month", "--cycle")) from error
             cycle = Cycle.objects.filter(month=month).first()
             if cycle is None:
-                raise CommandError(f"There is no {options['cycle']} cycle.")
+                raise CommandError(
+                    f"--cycle {options['cycle']}: there is no such cycle; pass the YYYY-MM of a closed cycle, or --all."
+                )
             cycles = [cycle]
         elif options["all"]:
             cycles = list(closed.order_by("month"))
