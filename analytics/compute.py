@@ -17,12 +17,20 @@ import pandas as pd
 
 from analytics.disclosure import Decision, decide_publication, distribution_units, source_mix_units
 from analytics.metrics import DISCLOSURE_VARIABLES, DISTRIBUTION_ITEMS, METRICS, RESPONSES, MetricSpec, estimates
+from analytics.reliability import (
+    ALPHA_WARN_BELOW,
+    CONSTRUCT_ITEMS,
+    MIN_COMPLETE_CASES,
+    organisation_alphas,
+    reliability_partials,
+)
 from analytics.respondents import NUMERIC_VARIABLES, answers_wide, respondent_variables
 from analytics.rollup import ORGANISATION, OrgTree, item_bin_partials, roll_up, roll_up_long, value_counts_partials
 from analytics.stats import beta_binomial_shrinkage, time_ratio_in_words
 
 # Per-respondent scores kept as value histograms of published cells, for later shift tests.
 HISTOGRAM_VARIABLES = ("psych_safety", "pressure")
+RELIABILITY_PREFIX = "alpha_"  # metric name of a construct's organisation-wide Cronbach's alpha
 CELL_COLUMNS = ["unit_id", "metric", "published", "hidden_because", "n", "value", "ci_low", "ci_high", "total",
                 "total_sq", "extra"]  # fmt: skip
 
@@ -35,6 +43,8 @@ class Partials:
     histograms: pd.DataFrame  # team_id, variable, value, count
     bins: pd.DataFrame  # team_id, item, bin, count
     respondents: pd.Series  # team_id -> number of responses
+    # team_id x (construct, stat): complete-case sums for Cronbach's alpha (analytics.reliability)
+    reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(index=pd.Index([], name="team_id")))
 
     @classmethod
     def merge(cls, parts: Iterable[Partials]) -> Partials:
@@ -45,7 +55,10 @@ class Partials:
         bins = pd.concat([p.bins for p in parts], ignore_index=True)
         bins = bins.groupby(["team_id", "item", "bin"], as_index=False)["count"].sum()
         respondents = pd.concat([p.respondents for p in parts]).groupby(level=0).sum()
-        return cls(variables=variables, histograms=histograms, bins=bins, respondents=respondents).canonical()
+        reliability = pd.concat([p.reliability for p in parts]).fillna(0.0).groupby(level=0).sum()
+        return cls(
+            variables=variables, histograms=histograms, bins=bins, respondents=respondents, reliability=reliability
+        ).canonical()
 
     def canonical(self) -> Partials:
         """Rows sorted by their keys, so one process and a merge of fan-out parts hand identical
@@ -60,14 +73,14 @@ class Partials:
             histograms=self.histograms.sort_values(["team_id", "variable", "value"], ignore_index=True),
             bins=self.bins.sort_values(["team_id", "item", "bin"], ignore_index=True),
             respondents=self.respondents.sort_index().rename_axis("team_id").astype("int64"),
+            reliability=self.reliability.sort_index().sort_index(axis=1).rename_axis("team_id"),
         )
 
     def to_json(self) -> dict[str, Any]:
         """Plain lists for Celery's JSON serializer (no pickle between workers)."""
-        flat = self.variables.copy()
-        flat.columns = [f"{variable}|{stat}" for variable, stat in flat.columns]
         return {
-            "variables": {"index": list(flat.index), "columns": list(flat.columns), "data": flat.to_numpy().tolist()},
+            "variables": _two_level_to_json(self.variables),
+            "reliability": _two_level_to_json(self.reliability),
             "histograms": self.histograms.to_dict(orient="list"),
             "bins": self.bins.to_dict(orient="list"),
             "respondents": {str(k): int(v) for k, v in self.respondents.items()},
@@ -75,15 +88,25 @@ class Partials:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Partials:
-        raw = data["variables"]
-        variables = pd.DataFrame(raw["data"], index=pd.Index(raw["index"], name="team_id"), columns=raw["columns"])
-        variables.columns = pd.MultiIndex.from_tuples([tuple(c.split("|")) for c in raw["columns"]])
         return cls(
-            variables=variables,
+            variables=_two_level_from_json(data["variables"]),
+            reliability=_two_level_from_json(data["reliability"]),
             histograms=pd.DataFrame(data["histograms"], columns=["team_id", "variable", "value", "count"]),
             bins=pd.DataFrame(data["bins"], columns=["team_id", "item", "bin", "count"]),
             respondents=pd.Series(data["respondents"], dtype="int64"),
         )
+
+
+def _two_level_to_json(frame: pd.DataFrame) -> dict[str, Any]:
+    columns = [f"{first}|{second}" for first, second in frame.columns]
+    return {"index": list(frame.index), "columns": columns, "data": frame.to_numpy().tolist()}
+
+
+def _two_level_from_json(raw: Mapping[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(raw["data"], index=pd.Index(raw["index"], name="team_id"), columns=raw["columns"])
+    if raw["columns"]:
+        frame.columns = pd.MultiIndex.from_tuples([tuple(c.split("|", 1)) for c in raw["columns"]])
+    return frame
 
 
 def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pilot_cutoff: float) -> Partials:
@@ -108,7 +131,13 @@ def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pi
         ignore_index=True,
     )[["team_id", "variable", "value", "count"]]
     bins = item_bin_partials(wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, reverse_keys)
-    return Partials(variables=variables, histograms=histograms, bins=bins, respondents=teams.value_counts()).canonical()
+    return Partials(
+        variables=variables,
+        histograms=histograms,
+        bins=bins,
+        respondents=teams.value_counts(),
+        reliability=reliability_partials(wide, reverse_keys=reverse_keys),
+    ).canonical()
 
 
 @dataclass
@@ -159,6 +188,7 @@ def cells_compute(
     frames.append(
         pd.DataFrame(_response_rate_cells(partials, tree, decisions[RESPONSES], invited), columns=CELL_COLUMNS)
     )
+    frames.append(pd.DataFrame(_reliability_cells(partials, decisions[RESPONSES][ORGANISATION]), columns=CELL_COLUMNS))
     cells = pd.concat(frames, ignore_index=True)
     _add_pilot_shrinkage(cells, tree)
     return CycleCells(
@@ -226,6 +256,26 @@ def _published(
     return {"unit_id": unit, "metric": metric, "published": True, "hidden_because": "", "n": n,
             "value": clean(value), "ci_low": clean(low), "ci_high": clean(high), "total": total,
             "total_sq": total_sq, "extra": extra}  # fmt: skip
+
+
+def _reliability_cells(partials: Partials, organisation: Decision) -> list[dict[str, Any]]:
+    """Cronbach's alpha per construct, organisation level only (PRODUCT: instrument health).
+
+    n is the number of complete cases; value is None under 30 of them (too unstable to show).
+    """
+    rows = []
+    for construct, (n, alpha) in organisation_alphas(partials.reliability).items():
+        metric = f"{RELIABILITY_PREFIX}{construct}"
+        if not organisation.published:
+            rows.append(_hidden(ORGANISATION, metric, organisation))
+            continue
+        extra: dict[str, Any] = {"items": len(CONSTRUCT_ITEMS[construct])}
+        extra["warn"] = alpha is not None and alpha < ALPHA_WARN_BELOW
+        if alpha is None:
+            extra["why_empty"] = f"needs {MIN_COMPLETE_CASES} complete answers"
+        value = math.nan if alpha is None else alpha
+        rows.append(_published(ORGANISATION, metric, n, value, math.nan, math.nan, math.nan, math.nan, extra))
+    return rows
 
 
 def _response_rate_cells(
