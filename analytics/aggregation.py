@@ -32,6 +32,7 @@ from analytics.disclosure import comment_listing
 from analytics.models import (
     AggregationStage,
     CellHistogram,
+    Flag,
     ItemDistribution,
     MetricCell,
     ReleasedComment,
@@ -239,7 +240,10 @@ def aggregate_cycle(
 
 
 def _write_cells(cycle: Cycle, tree: OrgTree, computed: CycleCells) -> None:
-    for model in (MetricCell, ItemDistribution, CellHistogram, UnitSnapshot):
+    # Flags are derived from the cells: new cells (say after k was raised) must never sit beside
+    # the previous run's flags, which may quote a cell that is now hidden. The flags stage that
+    # follows writes them afresh.
+    for model in (Flag, MetricCell, ItemDistribution, CellHistogram, UnitSnapshot):
         model.objects.filter(cycle=cycle).delete()
     children = tree.children()
     UnitSnapshot.objects.bulk_create(

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from analytics.disclosure import Decision, decide_publication, distribution_units, source_mix_units
-from analytics.metrics import DISCLOSURE_VARIABLES, DISTRIBUTION_ITEMS, METRICS, RESPONSES, MetricSpec, estimates
+from analytics.metrics import (
+    DISCLOSURE_VARIABLES,
+    DISTRIBUTION_ITEMS,
+    METRICS,
+    RESPONSES,
+    UNFAVOURABLE_WHEN_HIGH,
+    MetricSpec,
+    estimates,
+)
 from analytics.reliability import (
     ALPHA_WARN_BELOW,
     CONSTRUCT_ITEMS,
@@ -130,7 +138,9 @@ def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pi
         [value_counts_partials(respondents.assign(team_id=teams), v).assign(variable=v) for v in HISTOGRAM_VARIABLES],
         ignore_index=True,
     )[["team_id", "variable", "value", "count"]]
-    bins = item_bin_partials(wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, reverse_keys)
+    bins = item_bin_partials(
+        wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, {*reverse_keys, *UNFAVOURABLE_WHEN_HIGH}
+    )
     return Partials(
         variables=variables,
         histograms=histograms,
@@ -188,7 +198,9 @@ def cells_compute(
     frames.append(
         pd.DataFrame(_response_rate_cells(partials, tree, decisions[RESPONSES], invited), columns=CELL_COLUMNS)
     )
-    frames.append(pd.DataFrame(_reliability_cells(partials, decisions[RESPONSES][ORGANISATION]), columns=CELL_COLUMNS))
+    frames.append(
+        pd.DataFrame(_reliability_cells(partials, decisions[RESPONSES][ORGANISATION], k), columns=CELL_COLUMNS)
+    )
     cells = pd.concat(frames, ignore_index=True)
     _add_pilot_shrinkage(cells, tree)
     return CycleCells(
@@ -258,16 +270,21 @@ def _published(
             "total_sq": total_sq, "extra": extra}  # fmt: skip
 
 
-def _reliability_cells(partials: Partials, organisation: Decision) -> list[dict[str, Any]]:
+def _reliability_cells(partials: Partials, organisation: Decision, k: int) -> list[dict[str, Any]]:
     """Cronbach's alpha per construct, organisation level only (PRODUCT: instrument health).
 
     n is the number of complete cases; value is None under 30 of them (too unstable to show).
+    R4 holds for n itself: fewer than k complete cases (few AI users answer the agency items)
+    publish no count, even though the organisation's other cells are published.
     """
     rows = []
     for construct, (n, alpha) in organisation_alphas(partials.reliability).items():
         metric = f"{RELIABILITY_PREFIX}{construct}"
         if not organisation.published:
             rows.append(_hidden(ORGANISATION, metric, organisation))
+            continue
+        if n < k:
+            rows.append(_hidden(ORGANISATION, metric, Decision(published=False, n=n, reason="below_threshold")))
             continue
         extra: dict[str, Any] = {"items": len(CONSTRUCT_ITEMS[construct])}
         extra["warn"] = alpha is not None and alpha < ALPHA_WARN_BELOW

@@ -33,11 +33,18 @@ def aggregates_export(*, fmt: str, out: Path, cycle: Cycle | None = None, actor:
             f"The {cycle.label} cycle has no aggregates yet: it must be closed and aggregated "
             f"(python manage.py aggregate --cycle {cycle.label})."
         )
+    if not cycles:
+        # An empty file would carry no k and look like an export of nothing being wrong.
+        raise ExportError("No cycle has been aggregated yet: close a cycle, then run python manage.py aggregate.")
     rows = list(published_cells(cycles=cycles))
     k_values = sorted({c.k for c in cycles})
     tmp = out.with_name(out.name + ".partial")
-    {"csv": _write_csv, "xlsx": _write_xlsx, "parquet": _write_parquet}[fmt](rows, tmp, k_values)
-    tmp.replace(out)  # a reader never sees half a file
+    try:
+        {"csv": _write_csv, "xlsx": _write_xlsx, "parquet": _write_parquet}[fmt](rows, tmp, k_values)
+        tmp.replace(out)  # a reader never sees half a file
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nor finds one left behind by a failed export (disk full, ^C)
+        raise
     AuditEvent.objects.create(
         actor=actor,
         action="aggregates_exported",

@@ -79,6 +79,9 @@ DISTRIBUTION_ITEMS: dict[str, int] = {
     **{key: 7 for key in ("ag1", "ag2", "ag3", "ag4", "op1", "op2")},
     "trust1": 5,
 }
+#: Not reverse-scored in the instrument (its score is "pressure", higher = more), but agreeing is
+#: the unfavourable answer, so its distribution bins run the other way round.
+UNFAVOURABLE_WHEN_HIGH = frozenset({"press1"})
 
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]

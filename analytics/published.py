@@ -8,7 +8,7 @@ subtree or a filter, and never reads the anonymous side.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from analytics.models import Flag, MetricCell, UnitSnapshot
@@ -77,12 +77,29 @@ def published_cells(*, cycles: list[Cycle]) -> Iterator[PublishedCell]:
             )
 
 
+# The cells each kind of flag is computed from, besides its own metric's.
+FLAG_INPUTS = {"trust_use_gap": ("daily_use_share",), "capability_trap": ("psych_safety",)}
+
+
+def _of_published_cells(cycle: Cycle, flags: Iterable[Flag]) -> list[Flag]:
+    """R4: a flag is a derived output of its cells, served only while they are published. The
+    flags stage writes none for hidden cells, but a rerun that re-decides disclosure (k raised)
+    and dies before that stage leaves the previous run's flags, numbers and n included, behind."""
+    shown = set(MetricCell.objects.filter(cycle=cycle, published=True).values_list("unit_id", "metric"))
+    return [
+        flag
+        for flag in flags
+        if all((flag.unit_id, metric) in shown for metric in (flag.metric, *FLAG_INPUTS.get(flag.kind, ())))
+    ]
+
+
 def organisation_flags(*, cycle: Cycle) -> list[Flag]:
     """Flags that survived Benjamini-Hochberg; "worth watching" results stay in the unit's own
     report and never reach organisation views."""
-    return list(Flag.objects.filter(cycle=cycle, severity=Flag.Severity.FLAG).order_by("kind", "unit_id"))
+    flags = Flag.objects.filter(cycle=cycle, severity=Flag.Severity.FLAG).order_by("kind", "unit_id")
+    return _of_published_cells(cycle, flags)
 
 
 def unit_flags(*, cycle: Cycle, unit_id: uuid.UUID) -> list[Flag]:
     """A unit's own flags and its "worth watching" results."""
-    return list(Flag.objects.filter(cycle=cycle, unit_id=unit_id).order_by("severity", "kind"))
+    return _of_published_cells(cycle, Flag.objects.filter(cycle=cycle, unit_id=unit_id).order_by("severity", "kind"))

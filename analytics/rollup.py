@@ -8,7 +8,7 @@ and a department's figures are the sum of its teams' plus its direct members'.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,14 +103,17 @@ def value_counts_partials(respondents: pd.DataFrame, variable: str) -> pd.DataFr
     return counts.reset_index().rename(columns={variable: "value"})
 
 
-def item_bin_partials(wide: pd.DataFrame, items: Mapping[str, int]) -> pd.DataFrame:
-    """Per team and item: unfavourable / neutral / favourable counts, after reverse-coding is NOT
-    applied (an item's own wording decides what agreeing means). `items` maps key -> scale max."""
+def item_bin_partials(wide: pd.DataFrame, items: Mapping[str, int], reverse_keys: Collection[str] = ()) -> pd.DataFrame:
+    """Per team and item: unfavourable / neutral / favourable counts. `items` maps key -> scale
+    max. Reverse-keyed items are reverse-coded first: agreeing that "a mistake is held against
+    you" (ps1) is unfavourable, as it is in the psychological-safety score and its % favourable."""
     frames = []
     for item, scale_max in items.items():
         if item not in wide.columns:
             continue
         values = wide[["team_id", item]].dropna()
+        if item in reverse_keys:
+            values[item] = scale_max + 1 - values[item]
         if scale_max == 7:
             bins = np.select([values[item] <= 3, values[item] == 4], ["unfavourable", "neutral"], "favourable")
         else:  # 5-point scales: 1-2, 3, 4-5

@@ -25,7 +25,8 @@ class Command(BaseCommand):
             cycle = Cycle.objects.filter(month=month).first()
             if cycle is None:
                 raise CommandError(
-                    f"--cycle {options['cycle']}: there is no such cycle; pass the YYYY-MM of a closed cycle, or --all."
+                    f"--cycle {options['cycle']}: there is no {options['cycle']} cycle; "
+                    "pass the YYYY-MM of a closed cycle, or --all."
                 )
             cycles = [cycle]
         elif options["all"]:

@@ -24,7 +24,10 @@ class Command(BaseCommand):
                 raise CommandError(str(error).replace("--month", "--cycle")) from error
             cycle = Cycle.objects.filter(month=month).first()
             if cycle is None:
-                raise CommandError(f"There is no {options['cycle']} cycle.")
+                raise CommandError(
+                    f"There is no {options['cycle']} cycle; --cycle must name a closed, aggregated cycle "
+                    "(or leave it out to export every aggregated cycle)."
+                )
         try:
             rows = aggregates_export(
                 fmt=str(options["format"]), out=Path(str(options["out"])), cycle=cycle, actor="export_aggregates"

@@ -1,0 +1,184 @@
+"""`export_aggregates`: one tidy table in CSV, XLSX or Parquet, read through the one door (R6);
+suppressed rows carry nothing but the public reason (R4); k travels with the file (R3); every
+export is audited (R10); bad input is refused with the option and the fix, and nothing is left
+half-written."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from analytics import exports
+from analytics.aggregation import aggregate_cycle
+from analytics.models import MetricCell
+from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT
+from surveys.models import AuditEvent
+from tests.analytics.builders import K, cycle_run, mean_t_interval, org_build, psych_safety_score, standard_answers
+
+pytestmark = pytest.mark.django_db
+COLUMNS = ["cycle", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
+           "suppressed", "reason"]  # fmt: skip
+INTERNAL_REASONS = ("below_threshold", "complementary", "gate")
+
+
+@pytest.fixture
+def org():
+    return org_build()
+
+
+@pytest.fixture
+def aggregated(org):
+    submitted = cycle_run(org, standard_answers(org))
+    aggregate_cycle(cycle=submitted.cycle)
+    return submitted
+
+
+def export(tmp_path: Path, fmt: str, *extra: str) -> Path:
+    out = tmp_path / f"aggregates.{fmt}"
+    buffer = StringIO()
+    call_command("export_aggregates", "--format", fmt, "--out", str(out), *extra, stdout=buffer)
+    assert f"rows to {out}" in buffer.getvalue()
+    return out
+
+
+def check_rows(rows: list[dict], org, aggregated, *, empty) -> None:
+    """Shared by the three formats; `empty` is how the format spells a missing value."""
+    assert len(rows) == MetricCell.objects.filter(cycle=aggregated.cycle).count()
+    hidden = [row for row in rows if row["suppressed"] in (True, "True")]
+    shown = [row for row in rows if row["suppressed"] in (False, "False")]
+    assert hidden and shown and len(hidden) + len(shown) == len(rows)
+    for row in hidden:
+        assert [row[c] for c in ("n", "value", "ci_low", "ci_high")] == [empty] * 4, row
+        assert row["reason"] == HIDDEN_TEXT
+    for row in shown:
+        assert int(row["n"]) >= K and row["reason"] in ("", None), row
+    by_key = {(row["unit_path"], row["metric"]): row for row in rows}
+    alpha = by_key[("Engineering/Alpha", "psych_safety")]
+    mean, low, high = mean_t_interval([psych_safety_score(raw) for raw in aggregated.answers["Engineering/Alpha"]])
+    assert [float(alpha[c]) for c in ("value", "ci_low", "ci_high")] == pytest.approx([mean, low, high])
+    assert (alpha["cycle"], alpha["parent_path"], alpha["level"], alpha["unit_id"]) == (
+        "2026-03",
+        "Engineering",
+        "team",
+        org.id("Engineering/Alpha"),
+    )
+    assert by_key[("Engineering/Gamma", "psych_safety")]["reason"] == HIDDEN_TEXT
+    assert by_key[("Our organisation", "responses")]["parent_path"] in ("", None)
+
+
+def test_csv(tmp_path, org, aggregated):
+    out = export(tmp_path, "csv")
+    text = out.read_text(encoding="utf-8")
+    with out.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == COLUMNS == EXPORT_COLUMNS
+        rows = list(reader)
+    check_rows(rows, org, aggregated, empty="")
+    assert not any(reason in text for reason in INTERNAL_REASONS)  # every public reason is the same
+    event = AuditEvent.objects.get(action="aggregates_exported")
+    assert (event.actor, event.detail) == (
+        "export_aggregates",
+        {"format": "csv", "cycles": ["2026-03"], "k": [K], "rows": len(rows)},
+    )
+
+
+def test_xlsx_carries_k(tmp_path, org, aggregated):
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(export(tmp_path, "xlsx"), read_only=True)
+    sheet = list(workbook["aggregates"].values)
+    assert list(sheet[0]) == COLUMNS
+    check_rows([dict(zip(COLUMNS, row, strict=True)) for row in sheet[1:]], org, aggregated, empty=None)
+    about = {row[0]: row[1] for row in workbook["about"].values}
+    assert about["anonymity threshold k"] == str(K)
+    assert AuditEvent.objects.get(action="aggregates_exported").detail["format"] == "xlsx"
+
+
+def test_parquet_carries_k(tmp_path, org, aggregated):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(export(tmp_path, "parquet"))
+    assert table.column_names == COLUMNS
+    assert table.schema.metadata[b"anonymity_threshold_k"] == str(K).encode()
+    check_rows(table.to_pylist(), org, aggregated, empty=None)
+    assert AuditEvent.objects.get(action="aggregates_exported").detail["k"] == [K]
+
+
+def test_one_cycle_or_every_aggregated_cycle(tmp_path, org, aggregated):
+    april = cycle_run(org, standard_answers(org, label="apr"), month=dt.date(2026, 4, 1))
+    aggregate_cycle(cycle=april.cycle)
+    with export(tmp_path, "csv", "--cycle", "2026-04").open(encoding="utf-8") as handle:
+        assert {row["cycle"] for row in csv.DictReader(handle)} == {"2026-04"}
+    with export(tmp_path, "csv").open(encoding="utf-8") as handle:
+        assert [row["cycle"] for row in csv.DictReader(handle)][::100][:2] == ["2026-03", "2026-03"]
+    assert AuditEvent.objects.filter(action="aggregates_exported").count() == 2
+
+
+def assert_nothing_written(directory: Path) -> None:
+    assert list(directory.iterdir()) == [], "no file, and no temporary .partial file either"
+    assert not AuditEvent.objects.filter(action="aggregates_exported").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--format", "pdf"],
+            r"argument --format: invalid choice: 'pdf' \(choose from '?csv'?, '?xlsx'?, '?parquet'?\)",
+        ),
+        (["--format", "csv", "--cycle", "March"], r"--cycle must look like 2026-11 \(year-month\), got 'March'"),
+        (["--format", "csv", "--cycle", "2025-01"], r"There is no 2025-01 cycle.*--cycle"),
+        (["--format", "csv", "--cycle", "2026-05"], r"2026-05 cycle has no aggregates yet.*aggregate --cycle 2026-05"),
+    ],
+)
+def test_bad_input_names_the_option_and_the_fix_and_writes_nothing(tmp_path, org, arguments, message):
+    cycle_run(org, standard_answers(org, label="may"), month=dt.date(2026, 5, 1))  # closed, never aggregated
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(CommandError, match=message):
+        call_command("export_aggregates", "--out", str(folder / "out.csv"), *arguments, stdout=StringIO())
+    assert_nothing_written(folder)
+
+
+def test_an_open_cycle_has_nothing_to_export(tmp_path, org):
+    cycle_run(org, standard_answers(org), close=False)
+    with pytest.raises(CommandError, match="2026-03 cycle has no aggregates yet: it must be closed and aggregated"):
+        call_command("export_aggregates", "--format", "csv", "--out", str(tmp_path / "x.csv"), "--cycle", "2026-03")
+    assert_nothing_written(tmp_path)
+
+
+def test_nothing_aggregated_yet_is_refused_rather_than_an_empty_file(tmp_path, org):
+    cycle_run(org, standard_answers(org), close=False)
+    with pytest.raises(CommandError, match="No cycle has been aggregated yet"):
+        call_command("export_aggregates", "--format", "parquet", "--out", str(tmp_path / "x.parquet"))
+    assert_nothing_written(tmp_path)
+    assert not AuditEvent.objects.filter(action="aggregates_exported").exists()
+
+
+def test_a_missing_folder_names_out(tmp_path, aggregated):
+    out = tmp_path / "missing" / "aggregates.csv"
+    with pytest.raises(CommandError, match=r"The folder .*missing does not exist; create it or choose another --out"):
+        call_command("export_aggregates", "--format", "csv", "--out", str(out), stdout=StringIO())
+    assert list(tmp_path.iterdir()) == []
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
+def test_a_writer_failing_half_way_leaves_no_partial_file_and_no_audit(tmp_path, aggregated, monkeypatch, fmt):
+    def half_then_fail(rows, path, k_values):
+        path.write_text("cycle,unit_id\n2026-03,", encoding="utf-8")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exports, f"_write_{fmt}", half_then_fail)
+    existing = tmp_path / f"aggregates.{fmt}"
+    existing.write_bytes(b"last month's export")
+    with pytest.raises(OSError, match="disk full"):
+        call_command("export_aggregates", "--format", fmt, "--out", str(existing), stdout=StringIO())
+    assert [p.name for p in tmp_path.iterdir()] == [existing.name]
+    assert existing.read_bytes() == b"last month's export"  # the previous file is untouched
+    assert not AuditEvent.objects.exists()
