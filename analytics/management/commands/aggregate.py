@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.aggregation import AggregationRefused, aggregate_cycle
+from analytics.management.cycle_option import cycle_from_option
 from surveys.models import Cycle
-from surveys.services.cycles import CycleError, parse_month
 
 
 class Command(BaseCommand):
@@ -18,16 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         closed = Cycle.objects.filter(status=Cycle.Status.CLOSED).select_related("instrument_version")
         if options["cycle"]:
-            try:
-                month = parse_month(str(options["cycle"]))
-            except CycleError as error:
-                raise CommandError(str(error).replace("--month", "--cycle")) from error
-            cycle = Cycle.objects.filter(month=month).first()
-            if cycle is None:
-                raise CommandError(
-                    f"--cycle {options['cycle']}: there is no {options['cycle']} cycle; "
-                    "pass the YYYY-MM of a closed cycle, or --all."
-                )
+            cycle = cycle_from_option(str(options["cycle"]), fix="a closed cycle (or use --all).")
             cycles = [cycle]
         elif options["all"]:
             cycles = list(closed.order_by("month"))

@@ -3,8 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.exports import FORMATS, ExportError, aggregates_export
-from surveys.models import Cycle
-from surveys.services.cycles import CycleError, parse_month
+from analytics.management.cycle_option import cycle_from_option
 
 
 class Command(BaseCommand):
@@ -18,16 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         cycle = None
         if options["cycle"]:
-            try:
-                month = parse_month(str(options["cycle"]))
-            except CycleError as error:
-                raise CommandError(str(error).replace("--month", "--cycle")) from error
-            cycle = Cycle.objects.filter(month=month).first()
-            if cycle is None:
-                raise CommandError(
-                    f"There is no {options['cycle']} cycle; --cycle must name a closed, aggregated cycle "
-                    "(or leave it out to export every aggregated cycle)."
-                )
+            cycle = cycle_from_option(
+                str(options["cycle"]),
+                fix="a closed, aggregated cycle (or leave it out to export every aggregated cycle).",
+            )
         try:
             rows = aggregates_export(
                 fmt=str(options["format"]), out=Path(str(options["out"])), cycle=cycle, actor="export_aggregates"
