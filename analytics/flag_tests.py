@@ -100,11 +100,14 @@ def ols_from_sums(cells: Iterable[CycleCell], *, alternative: str) -> tuple[floa
     n = sum(c.n for c in cells)
     if n < 3 or len({c.index for c in cells}) < 2:
         return None
-    sx = sum(c.n * c.index for c in cells)
-    sxx = sum(c.n * c.index * c.index for c in cells)
+    # Months since year 0 are ~24,000: shift them to start at 0, or sxx - sx^2/n cancels away
+    # eight digits of the slope.
+    origin = min(c.index for c in cells)
+    sx = sum(c.n * (c.index - origin) for c in cells)
+    sxx = sum(c.n * (c.index - origin) ** 2 for c in cells)
     sy = sum(c.total for c in cells)
     syy = sum(c.total_sq for c in cells)
-    sxy = sum(c.index * c.total for c in cells)
+    sxy = sum((c.index - origin) * c.total for c in cells)
     sxx_c = sxx - sx * sx / n
     slope = (sxy - sx * sy / n) / sxx_c
     sse = max(syy - sy * sy / n - slope * (sxy - sx * sy / n), 0.0)
