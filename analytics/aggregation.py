@@ -27,18 +27,14 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.compute import CycleCells, Partials, cells_compute, partials_compute
+from analytics.compute import Partials, cells_compute, partials_compute
 from analytics.disclosure import comment_listing
 from analytics.models import (
     AggregationStage,
-    CellHistogram,
-    Flag,
-    ItemDistribution,
-    MetricCell,
     ReleasedComment,
-    UnitSnapshot,
 )
 from analytics.rollup import OrgTree
+from analytics.writing import cycle_results_write
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
@@ -219,7 +215,7 @@ def aggregate_cycle(
             partials, tree, invited=invited_by_team(cycle), k=cycle.k, hourly_cost=float(organisation.hourly_cost)
         )
         with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
-            _write_cells(cycle, tree, computed)
+            cycle_results_write(cycle, tree, computed)
         say(f"{cycle.label}: flags")
         from analytics.flags import flags_compute_for_cycle  # a stage of its own; imported late to keep this file small
 
@@ -237,76 +233,6 @@ def aggregate_cycle(
         flags=flags,
         comments_released=released,
     )
-
-
-def _write_cells(cycle: Cycle, tree: OrgTree, computed: CycleCells) -> None:
-    # Flags are derived from the cells: new cells (say after k was raised) must never sit beside
-    # the previous run's flags, which may quote a cell that is now hidden. The flags stage that
-    # follows writes them afresh.
-    for model in (Flag, MetricCell, ItemDistribution, CellHistogram, UnitSnapshot):
-        model.objects.filter(cycle=cycle).delete()
-    children = tree.children()
-    UnitSnapshot.objects.bulk_create(
-        (
-            UnitSnapshot(
-                cycle=cycle,
-                unit_id=uuid.UUID(unit),
-                parent_id=uuid.UUID(parent) if parent else None,
-                path=tree.path(unit),
-                level=tree.level(unit, children),
-                depth=len(tree.ancestors(unit)) - 1,
-            )
-            for unit, parent in tree.parents.items()
-        ),
-        batch_size=2000,
-    )
-    MetricCell.objects.bulk_create(
-        (
-            MetricCell(
-                cycle=cycle,
-                unit_id=uuid.UUID(row.unit_id),
-                metric=row.metric,
-                published=bool(row.published),
-                hidden_because=row.hidden_because,
-                n=None if pd.isna(row.n) else int(row.n),
-                value=_number(row.value),
-                ci_low=_number(row.ci_low),
-                ci_high=_number(row.ci_high),
-                total=_number(row.total),
-                total_sq=_number(row.total_sq),
-                extra=row.extra or {},
-            )
-            for row in computed.cells.itertuples(index=False)
-        ),
-        batch_size=5000,
-    )
-    ItemDistribution.objects.bulk_create(
-        (
-            ItemDistribution(
-                cycle=cycle,
-                unit_id=uuid.UUID(row.unit_id),
-                item=row.item,
-                unfavourable=int(row.unfavourable),
-                neutral=int(row.neutral),
-                favourable=int(row.favourable),
-            )
-            for row in computed.distributions.itertuples(index=False)
-        ),
-        batch_size=5000,
-    )
-    CellHistogram.objects.bulk_create(
-        (
-            CellHistogram(cycle=cycle, unit_id=uuid.UUID(row.unit_id), variable=row.variable, counts=row.counts)
-            for row in computed.histograms.itertuples(index=False)
-        ),
-        batch_size=5000,
-    )
-
-
-def _number(value: object) -> float | None:
-    if value is None or pd.isna(value):  # type: ignore[arg-type]
-        return None
-    return float(value)  # type: ignore[arg-type]
 
 
 def _listing_shuffler(cycle: Cycle, unit: str) -> random.Random:

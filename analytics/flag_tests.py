@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -41,6 +41,8 @@ SHIFT_PREVIOUS: Final = 3  # the latest cycle against the previous three pooled
 SCREEN_P: Final = 0.25
 PERMUTATION_MAX_N: Final = 4000
 PERMUTATION_RESAMPLES: Final = 9999
+# Sequential sampling (Besag & Clifford): a p far above the lines stops after a few hundred draws.
+PERMUTATION_STOP_AFTER_HITS: Final = 50
 
 # Severities, equal to analytics.models.Flag.Severity's values (a TextChoices is a str).
 FLAG: Final = "flag"
@@ -90,6 +92,9 @@ class Candidate:
     actions: list[str]
     family: tuple[str, str] | None  # None: a level check, not corrected
     severity: str = ""
+    # The cells a trend was fitted on: the Theil-Sen slope shown beside it is computed from them
+    # only for what ends up flagged or watched (it decides nothing and is slow for 10,000 units).
+    trend_cells: list[CycleCell] = field(default_factory=list, repr=False)
 
 
 def ols_from_sums(cells: Iterable[CycleCell], *, alternative: str) -> tuple[float, float, float, int] | None:
@@ -174,7 +179,6 @@ def _trend_candidate(
         "cycles": [c.label for c in cells],
         "means": [round(v, 4) for v in means],
         "n": [c.n for c in cells],
-        "theil_sen_slope_per_cycle": theil_sen_per_cycle(cells),
     }
     if metric in MEAN_METRICS:
         fit = ols_from_sums(cells, alternative=alternative)
@@ -204,7 +208,10 @@ def _trend_candidate(
         f"In {path}, {meaning}: across the last {len(cells)} published cycles ({cells[0].label} to {cells[-1].label}) "
         f"the cycle values went {fmt(means[0], metric)} \u2192 {fmt(means[-1], metric)}."
     )
-    return Candidate(unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (kind, test))
+    return Candidate(
+        unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (kind, test),
+        trend_cells=cells,
+    )  # fmt: skip
 
 
 def _shift_candidate(
@@ -278,7 +285,12 @@ def permutation_refine(
         previous = np.concatenate([scores(c.unit_id, c.metric, label) for label in c.numbers["previous"]["cycles"]])
         if len(latest) and len(previous):
             c.p_value = shift_permutation_test(
-                latest, previous, alternative=alternative, n_resamples=n_resamples, random_state=seed
+                latest,
+                previous,
+                alternative=alternative,
+                n_resamples=n_resamples,
+                random_state=seed,
+                stop_after_hits=PERMUTATION_STOP_AFTER_HITS,
             )
 
 
@@ -319,6 +331,9 @@ def change_flags_decide(
     """Permutation refinement, then Benjamini-Hochberg: sets every change candidate's severity."""
     permutation_refine(candidates, scores, seed=seed, n_resamples=n_resamples)
     apply_benjamini_hochberg(candidates)
+    for c in candidates:
+        if c.trend_cells and c.severity:
+            c.numbers["theil_sen_slope_per_cycle"] = theil_sen_per_cycle(c.trend_cells)
 
 
 # --- compound flags ---------------------------------------------------------------------------

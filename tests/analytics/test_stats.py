@@ -466,6 +466,19 @@ def test_shift_permutation_test_monte_carlo_is_close_to_exact_and_reproducible()
     assert first == pytest.approx(exact, abs=0.015)
 
 
+def test_sequential_permutation_stops_early_yet_agrees_with_the_exact_p():
+    rng = np.random.default_rng(7)
+    latest = np.round(rng.normal(4.9, 1.0, size=8), 1)
+    previous = np.round(rng.normal(5.2, 1.0, size=10), 1)
+    exact = brute_force_permutation_p(latest, previous, "less")
+    sequential = stats.shift_permutation_test(latest, previous, alternative="less", random_state=3, stop_after_hits=50)
+    assert 0.05 < exact and sequential == pytest.approx(exact, abs=0.06)
+    # A sharp drop never reaches 50 hits: all 9,999 draws are used and p is as small as without
+    # stopping (one split in C(18, 8) = 43,758 is as extreme, so a hit or two may occur).
+    drop = stats.shift_permutation_test(latest - 3, previous, alternative="less", random_state=3, stop_after_hits=50)
+    assert drop <= 3 / 10_000
+
+
 def test_shift_permutation_test_needs_both_samples():
     assert math.isnan(stats.shift_permutation_test([], [4.0, 5.0], alternative="less", random_state=0))
     assert math.isnan(stats.shift_permutation_test([4.0, np.nan], [np.nan], alternative="less", random_state=0))
