@@ -163,7 +163,7 @@ def _direct_counts(tree: OrgTree, direct_n: Mapping[str, int]) -> dict[str, int]
 
 
 def _decide(tree: OrgTree, direct_n: Mapping[str, int], k: int) -> dict[str, Decision]:
-    return decide_publication(tree.parents, _direct_counts(tree, direct_n), k=k)
+    return decide_publication(tree.units, _direct_counts(tree, direct_n), k=k)
 
 
 def cells_compute(
@@ -182,7 +182,7 @@ def cells_compute(
     for variable in DISCLOSURE_VARIABLES:
         direct = variables[(variable, "n")].to_dict() if (variable, "n") in variables.columns else {}
         directs[variable] = _direct_counts(tree, direct)
-        decisions[variable] = decide_publication(tree.parents, directs[variable], k=k)
+        decisions[variable] = decide_publication(tree.units, directs[variable], k=k)
     decisions[RESPONSES] = _decide(tree, partials.respondents.to_dict(), k)
     # Stricter gates are R4 and R5 again at their own threshold among the published cells, since
     # a department's mix minus its teams' mixes is the mix of the rest.
@@ -190,9 +190,9 @@ def cells_compute(
     for spec in METRICS:
         key = (spec.variable, spec.gate)
         if spec.gate == "distribution" and key not in gated:
-            gated[key] = distribution_units(tree.parents, directs[spec.variable], decisions[spec.variable], k=k)
+            gated[key] = distribution_units(tree.units, directs[spec.variable], decisions[spec.variable], k=k)
         elif spec.gate == "source_mix" and key not in gated:
-            gated[key] = source_mix_units(tree.parents, directs[spec.variable], decisions[spec.variable])
+            gated[key] = source_mix_units(tree.units, directs[spec.variable], decisions[spec.variable])
 
     frames = [_metric_cells(spec, rolled, decisions[spec.variable], gated, hourly_cost) for spec in METRICS]
     frames.append(
@@ -344,19 +344,43 @@ def _distributions(partials: Partials, tree: OrgTree, k: int) -> pd.DataFrame:
     allowed: set[tuple[str, str]] = set()
     for item in table["item"].unique():
         counts = _direct_counts(tree, direct.loc[item].to_dict())
-        decisions = decide_publication(tree.parents, counts, k=k)
-        allowed.update((unit, item) for unit in distribution_units(tree.parents, counts, decisions, k=k))
+        decisions = decide_publication(tree.units, counts, k=k)
+        allowed.update((unit, item) for unit in distribution_units(tree.units, counts, decisions, k=k))
     keep = [(unit, item) in allowed for unit, item in zip(table["unit_id"], table["item"], strict=True)]
     return table[np.array(keep, dtype=bool)][columns].reset_index(drop=True)
 
 
 def _histograms(partials: Partials, tree: OrgTree, decisions: Mapping[str, Mapping[str, Decision]]) -> pd.DataFrame:
+    """Score histograms ([[value, count], ...]) of published cells, for later shift tests."""
+    columns = ["unit_id", "variable", "counts"]
     if partials.histograms.empty:
-        return pd.DataFrame(columns=["unit_id", "variable", "counts"])
+        return pd.DataFrame(columns=columns)
     rolled = roll_up_long(partials.histograms, tree, ["variable", "value"])
-    rows = []
-    for (unit, variable), group in rolled.groupby(["unit_id", "variable"]):
-        if decisions[variable][unit].published:
-            counts = sorted(zip(group["value"].astype(float), group["count"].astype(int), strict=True))
-            rows.append({"unit_id": unit, "variable": variable, "counts": [[v, c] for v, c in counts]})
-    return pd.DataFrame(rows, columns=["unit_id", "variable", "counts"])
+    shown = np.fromiter(
+        (
+            decisions[variable][unit].published
+            for unit, variable in zip(rolled["unit_id"], rolled["variable"], strict=True)
+        ),
+        dtype=bool,
+        count=len(rolled),
+    )
+    rolled = rolled[shown].sort_values(["unit_id", "variable", "value"], ignore_index=True)
+    if rolled.empty:
+        return pd.DataFrame(columns=columns)
+    # One pass over sorted rows: a new (unit, variable) starts wherever either key changes.
+    units, variables = rolled["unit_id"].to_numpy(), rolled["variable"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (units[1:] != units[:-1]) | (variables[1:] != variables[:-1])])
+    values = rolled["value"].astype(float).tolist()
+    counts = rolled["count"].astype(int).tolist()
+    bounds = [*starts.tolist(), len(rolled)]
+    return pd.DataFrame(
+        {
+            "unit_id": units[starts],
+            "variable": variables[starts],
+            "counts": [
+                [[values[i], counts[i]] for i in range(begin, end)]
+                for begin, end in zip(bounds, bounds[1:], strict=False)
+            ],
+        },
+        columns=columns,
+    )

@@ -38,6 +38,8 @@ from typing import Any, Final, Generic, Literal, Protocol, TypeVar
 import pandas as pd  # type: ignore[import-untyped]
 
 __all__ = [
+    "Parents",
+    "unit_tree",
     "DISTRIBUTION_FACTOR",
     "HIDDEN_TEXT",
     "SOURCE_MIX_MIN_N",
@@ -151,6 +153,16 @@ class _Tree(Generic[UnitId]):
     postorder: tuple[UnitId, ...]  # every unit after all of its descendants; deterministic
 
 
+#: A unit tree as ``parents`` (unit -> parent) or already indexed by :func:`unit_tree`; callers
+#: deciding many metrics over one large tree index it once.
+Parents = Mapping[UnitId, UnitId | None] | _Tree[UnitId]
+
+
+def unit_tree(parents: Parents[UnitId]) -> _Tree[UnitId]:
+    """``parents`` validated and indexed, to pass to the functions here instead of ``parents``."""
+    return parents if isinstance(parents, _Tree) else _build_tree(parents)
+
+
 def _build_tree(parents: Mapping[UnitId, UnitId | None]) -> _Tree[UnitId]:
     """Validate ``parents`` as a forest and index it.
 
@@ -207,13 +219,13 @@ def _check_threshold(k: int, name: str = "k") -> None:
         raise ValueError(f"{name} must be a positive int, got {k!r}")
 
 
-def subtree_counts(parents: Mapping[UnitId, UnitId | None], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+def subtree_counts(parents: Parents[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
     """n for every unit: respondents sitting on it or anywhere below it.
 
     Units missing from ``direct_n`` have no direct respondents. Raises ``ValueError`` for an
     unknown unit or parent, a cycle, or a negative count.
     """
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     return _subtree_counts(tree, direct_n)
 
 
@@ -284,9 +296,7 @@ def _suppress(
     return published, hidden_complementary
 
 
-def decide_publication(
-    parents: Mapping[UnitId, UnitId | None], direct_n: Mapping[UnitId, int], *, k: int
-) -> dict[UnitId, Decision]:
+def decide_publication(parents: Parents[UnitId], direct_n: Mapping[UnitId, int], *, k: int) -> dict[UnitId, Decision]:
     """Publication decisions for one cycle and one metric, for every unit of the tree.
 
     R4 (primary): a unit with fewer than ``k`` respondents is hidden (``below_threshold``): its mean
@@ -302,7 +312,7 @@ def decide_publication(
     Returns a decision for every unit in ``parents``, in sorted unit order.
     """
     _check_threshold(k)
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     return _decide(tree, _subtree_counts(tree, direct_n), k)
 
 
@@ -320,7 +330,7 @@ def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[U
 
 
 def decide_publication_for_metrics(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n_by_metric: Mapping[str, Mapping[UnitId, int]],
     *,
     k: int,
@@ -332,7 +342,7 @@ def decide_publication_for_metrics(
     all metrics from the respondent count would let "trust" n's be differenced.
     """
     _check_threshold(k)
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     return {
         metric: _decide(tree, _subtree_counts(tree, direct_n_by_metric[metric]), k)
         for metric in sorted(direct_n_by_metric)
@@ -345,7 +355,7 @@ def published_units(decisions: Mapping[UnitId, Decision]) -> frozenset[UnitId]:
 
 
 def complementary_violations(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n: Mapping[UnitId, int],
     published: Collection[UnitId],
     *,
@@ -365,7 +375,7 @@ def complementary_violations(
         # A dict of decisions is a Collection of *all* unit ids: checking it as "published" would
         # silently check the wrong set.
         raise TypeError("pass the published unit ids, e.g. published_units(decisions), not the decisions")
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     counts = _subtree_counts(tree, direct_n)
     published_set = set(published)
     unknown = published_set - set(tree.parents)
@@ -391,7 +401,7 @@ def complementary_violations(
 
 
 def require_no_violations(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n: Mapping[UnitId, int],
     published: Collection[UnitId],
     *,
@@ -433,7 +443,7 @@ def source_mix_allowed(decision: Decision) -> bool:
 
 
 def restrict_publication(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n: Mapping[UnitId, int],
     candidates: Collection[UnitId],
     *,
@@ -450,7 +460,7 @@ def restrict_publication(
     _check_threshold(threshold, "threshold")
     if isinstance(candidates, Mapping):
         raise TypeError("pass unit ids, e.g. published_units(decisions), not the decisions")
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     counts = _subtree_counts(tree, direct_n)
     unknown = set(candidates) - set(tree.parents)
     if unknown:
@@ -460,7 +470,7 @@ def restrict_publication(
 
 
 def distribution_units(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n: Mapping[UnitId, int],
     decisions: Mapping[UnitId, Decision],
     *,
@@ -472,7 +482,7 @@ def distribution_units(
 
 
 def source_mix_units(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     direct_n: Mapping[UnitId, int],
     decisions: Mapping[UnitId, Decision],
 ) -> frozenset[UnitId]:
@@ -485,7 +495,7 @@ def source_mix_units(
 
 
 def comment_listing(
-    parents: Mapping[UnitId, UnitId | None],
+    parents: Parents[UnitId],
     respondents_direct: Mapping[UnitId, int],
     comment_units: Sequence[UnitId],
     *,
@@ -511,7 +521,7 @@ def comment_listing(
     within a unit is index order; the caller shuffles before showing them (R7).
     """
     _check_threshold(threshold, "threshold")
-    tree = _build_tree(parents)
+    tree = unit_tree(parents)
     counts = _subtree_counts(tree, respondents_direct)
     comments_per_unit: dict[UnitId, int] = {}
     for unit in comment_units:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from analytics.disclosure import Parents, unit_tree
 from analytics.models import ORGANISATION_UNIT_ID, Level
 
 UnitId = str  # unit ids travel as UUID strings: cheap in pandas and in Celery's JSON
@@ -37,6 +39,11 @@ class OrgTree:
             parents[str(team_id)] = str(parent_id) if parent_id else ORGANISATION
             names[str(team_id)] = name
         return cls(parents=parents, names=names)
+
+    @cached_property
+    def units(self) -> Parents[UnitId]:
+        """The tree indexed once for the disclosure functions (dozens of decisions per cycle)."""
+        return unit_tree(self.parents)
 
     def children(self) -> dict[UnitId, list[UnitId]]:
         children: dict[UnitId, list[UnitId]] = {unit: [] for unit in self.parents}

@@ -91,7 +91,9 @@ def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     meta = model._meta
     json_positions = [i for i, name in enumerate(fields) if isinstance(meta.get_field(name), models.JSONField)]
     if connection.vendor != "postgresql":
-        model._default_manager.bulk_create((model(**dict(zip(fields, row, strict=True))) for row in rows), batch_size=5000)
+        model._default_manager.bulk_create(
+            (model(**dict(zip(fields, row, strict=True))) for row in rows), batch_size=5000
+        )
         return
     from psycopg import sql
     from psycopg.types.json import Jsonb
