@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as scipy_stats
+from scipy import special
 
 from analytics.playbook import PLAYBOOK
 from analytics.stats import (
@@ -120,7 +120,7 @@ def ols_from_sums(cells: Iterable[CycleCell], *, alternative: str) -> tuple[floa
         return slope, 0.0, (0.0 if (slope < 0) == (alternative == "less") and slope != 0 else 1.0), n
     stderr = math.sqrt(sse / (n - 2) / sxx_c)
     t = slope / stderr
-    p = float(scipy_stats.t.cdf(t, n - 2) if alternative == "less" else scipy_stats.t.sf(t, n - 2))
+    p = float(special.stdtr(n - 2, t if alternative == "less" else -t))
     return slope, stderr, p, n
 
 
@@ -139,7 +139,7 @@ def welch_p(latest: CycleCell, previous: list[CycleCell], alternative: str) -> f
     df = (v1 / n1 + v2 / n2) ** 2 / (
         ((v1 / n1) ** 2 / (n1 - 1) if v1 else 0.0) + ((v2 / n2) ** 2 / (n2 - 1) if v2 else 0.0) or 1e-12
     )
-    return float(scipy_stats.t.cdf(t, df) if alternative == "less" else scipy_stats.t.sf(t, df))
+    return float(special.stdtr(df, t if alternative == "less" else -t))
 
 
 # --- candidates --------------------------------------------------------------------------------
