@@ -33,6 +33,8 @@ from analytics.models import (
 )
 from analytics.rollup import ORGANISATION
 from surveys.anonymous.models import Comment
+from surveys.closing import cycle_close
+from surveys.services.cycles import cycle_open
 from tests.analytics.builders import (
     K,
     cells_by,
@@ -42,6 +44,7 @@ from tests.analytics.builders import (
     psych_safety_score,
     standard_answers,
 )
+from tests.surveys.helpers import team_with_people
 
 pytestmark = pytest.mark.django_db
 FEBRUARY = dt.date(2026, 2, 1)
@@ -400,3 +403,13 @@ def test_no_cell_publishes_a_count_below_k_even_at_the_organisation(org):
     small = MetricCell.objects.filter(cycle=submitted.cycle, published=True, n__lt=K)
     assert list(small.values_list("metric", "n")) == []
     assert not MetricCell.objects.get(cycle=submitted.cycle, unit_id=ORGANISATION, metric="trust").published
+
+
+def test_a_cycle_nobody_answered_aggregates_to_hidden_cells_only():
+    team_with_people("Quiet", 6)
+    opened = cycle_open(month=dt.date(2026, 10, 1), today=dt.date(2026, 10, 1), send_mail=False)
+    cycle = cycle_close(cycle=opened.cycle, today=dt.date(2026, 10, 15)).cycle
+    summary = aggregate_cycle(cycle=cycle)
+    assert (summary.respondents, summary.cells_published, summary.flags, summary.comments_released) == (0, 0, 0, 0)
+    assert summary.cells_hidden == MetricCell.objects.filter(cycle=cycle).count() > 0
+    assert not MetricCell.objects.filter(cycle=cycle, n__isnull=False).exists()
