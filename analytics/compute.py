@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.disclosure import Decision, decide_publication, distribution_units, source_mix_units
+from analytics.disclosure import (
+    Decision,
+    decide_publication,
+    distribution_units,
+    published_units,
+    restrict_publication,
+    source_mix_units,
+)
 from analytics.metrics import (
     DISCLOSURE_VARIABLES,
     DISTRIBUTION_ITEMS,
@@ -99,8 +106,10 @@ class Partials:
         return cls(
             variables=_two_level_from_json(data["variables"]),
             reliability=_two_level_from_json(data["reliability"]),
-            histograms=pd.DataFrame(data["histograms"], columns=["team_id", "variable", "value", "count"]),
-            bins=pd.DataFrame(data["bins"], columns=["team_id", "item", "bin", "count"]),
+            histograms=pd.DataFrame(data["histograms"], columns=["team_id", "variable", "value", "count"]).astype(
+                {"value": "float64", "count": "int64"}
+            ),
+            bins=pd.DataFrame(data["bins"], columns=["team_id", "item", "bin", "count"]).astype({"count": "int64"}),
             respondents=pd.Series(data["respondents"], dtype="int64"),
         )
 
@@ -111,7 +120,11 @@ def _two_level_to_json(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def _two_level_from_json(raw: Mapping[str, Any]) -> pd.DataFrame:
-    frame = pd.DataFrame(raw["data"], index=pd.Index(raw["index"], name="team_id"), columns=raw["columns"])
+    # float64 throughout: a part with no respondents has no rows, and would otherwise come back
+    # as object columns that poison the merged sums.
+    frame = pd.DataFrame(
+        raw["data"], index=pd.Index(raw["index"], name="team_id"), columns=raw["columns"], dtype="float64"
+    )
     if raw["columns"]:
         frame.columns = pd.MultiIndex.from_tuples([tuple(c.split("|", 1)) for c in raw["columns"]])
     return frame
@@ -193,6 +206,10 @@ def cells_compute(
             gated[key] = distribution_units(tree.units, directs[spec.variable], decisions[spec.variable], k=k)
         elif spec.gate == "source_mix" and key not in gated:
             gated[key] = source_mix_units(tree.units, directs[spec.variable], decisions[spec.variable])
+        elif spec.gate == "pilot" and key not in gated:
+            # Among units where both are published, R4/R5 again on this variable's own counts.
+            both = published_units(decisions[spec.variable]) & published_units(decisions["pilot"])
+            gated[key] = restrict_publication(tree.units, directs[spec.variable], both, threshold=k)
 
     frames = [_metric_cells(spec, rolled, decisions[spec.variable], gated, hourly_cost) for spec in METRICS]
     frames.append(

@@ -90,7 +90,9 @@ class Candidate:
     method: str
     explanation: str
     actions: list[str]
-    family: tuple[str, str] | None  # None: a level check, not corrected
+    # (metric, test), as PRODUCT defines a family: a falling and a rising test of one metric share
+    # one false-discovery budget. None: a level check, not corrected.
+    family: tuple[str, str] | None
     severity: str = ""
     # The cells a trend was fitted on: the Theil-Sen slope shown beside it is computed from them
     # only for what ends up flagged or watched (it decides nothing and is slow for 10,000 units).
@@ -209,7 +211,7 @@ def _trend_candidate(
         f"the cycle values went {fmt(means[0], metric)} \u2192 {fmt(means[-1], metric)}."
     )
     return Candidate(
-        unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (kind, test),
+        unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (metric, test),
         trend_cells=cells,
     )  # fmt: skip
 
@@ -246,7 +248,7 @@ def _shift_candidate(
         f"In {path}, {meaning}: {latest.label} was {fmt(latest.value, metric)} against "
         f"{fmt(numbers['previous']['value'], metric)} over the three cycles before."
     )
-    return Candidate(unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (kind, test))
+    return Candidate(unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (metric, test))
 
 
 # --- permutation refinement and false discovery rate -------------------------------------------
@@ -303,7 +305,7 @@ def expand_histogram(counts: list[list[float]] | None) -> npt.NDArray[np.float64
 
 
 def apply_benjamini_hochberg(candidates: list[Candidate]) -> None:
-    """Severity of every change candidate: FLAG if it survives BH at Q within its family (one kind x
+    """Severity of every change candidate: FLAG if it survives BH at Q within its family (one metric x
     one test, across the units given), WATCH if it does not but p < WATCH_P."""
     families: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
     for c in candidates:

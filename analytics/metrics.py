@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 Kind = Literal["mean", "proportion", "geometric", "mean_0_100", "cost"]
-Gate = Literal["k", "distribution", "source_mix"]
+Gate = Literal["k", "distribution", "source_mix", "pilot"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class MetricSpec:
     label: str
     # k: published at n >= k (after R5); distribution: also needs n >= 2k (a share of a category
     # is a bin of a distribution); source_mix: also needs n >= 20 (ws3: at team level "people I
-    # manage" would point at the manager).
+    # manage" would point at the manager); pilot: also only where the Pilot ratio itself is
+    # published (Pilots among respondents, divided by the AI-user count, would give a hidden ratio).
     gate: Gate = "k"
 
 
@@ -42,7 +43,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _mode("low_agency_high_optimism", "Low agency, high optimism"),
     _mode("low_agency_low_optimism", "Low agency, low optimism"),
     MetricSpec("ai_user_share", "ai_user", "proportion", "AI users among respondents"),
-    MetricSpec("pilot_share_of_respondents", "pilot_of_all", "proportion", "Pilots among all respondents"),
+    MetricSpec("pilot_share_of_respondents", "pilot_of_all", "proportion", "Pilots among all respondents", "pilot"),
     MetricSpec("workslop_prevalence", "workslop_received", "proportion", "Received workslop at least once"),
     MetricSpec("workslop_hours", "workslop_hours", "mean", "Hours lost to workslop per person per month"),
     MetricSpec("workslop_cost", "workslop_hours", "cost", "Workslop cost per person per month"),
@@ -57,13 +58,15 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("trust", "trust", "mean", "Trust in AI output (1\u20135)"),
     MetricSpec("trust_share", "trust_favourable", "proportion", "Trust AI output"),
-    MetricSpec("distrust_share", "distrust", "proportion", "Distrust AI output"),
+    # With the trust share, the distrust share splits trust1 into three bins: a distribution (2k).
+    MetricSpec("distrust_share", "distrust", "proportion", "Distrust AI output", "distribution"),
     MetricSpec("voice", "voice", "mean", "Safe to say AI made work worse (1\u20137)"),
     MetricSpec("pressure", "pressure", "mean", "Pressure to use AI (1\u20137)"),
     MetricSpec("manager_modelling", "manager_modelling", "mean", "Manager models AI use (1\u20137)"),
     MetricSpec("time_ratio", "log_time_ratio", "geometric", "Perceived time ratio (with AI / without)"),
     MetricSpec("hours_saved", "hours_saved", "mean", "Hours a week AI saved"),
-    MetricSpec("daily_use_share", "daily_use", "proportion", "Use AI daily or more"),
+    # With the AI-user share, the daily share splits use1 into three bins: a distribution (2k).
+    MetricSpec("daily_use_share", "daily_use", "proportion", "Use AI daily or more", "distribution"),
     *(
         MetricSpec(f"use_{level}", f"use_{level}", "proportion", f"Use: {level.replace('_', ' ')}", "distribution")
         for level in ("never", "few_times", "weekly", "daily", "several_daily")
