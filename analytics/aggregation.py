@@ -17,6 +17,7 @@ import logging
 import random
 import secrets
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from analytics.disclosure import comment_listing
 from analytics.models import (
     AggregationStage,
     ReleasedComment,
+    UnitSnapshot,
 )
-from analytics.rollup import OrgTree
+from analytics.rollup import ORGANISATION, OrgTree
 from analytics.writing import cycle_results_write
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, InvitationTally, Organisation, Team
@@ -88,7 +90,9 @@ def fill_stage(cycle: Cycle, stage: str) -> Iterator[None]:
     if state == AggregationStage.State.STARTED:
         logger.warning("aggregation: redoing interrupted stage %s of %s", stage, cycle.label)
     AggregationStage.objects.update_or_create(
-        cycle=cycle, stage=stage, defaults={"state": AggregationStage.State.STARTED, "finished_at": None}
+        cycle=cycle,
+        stage=stage,
+        defaults={"state": AggregationStage.State.STARTED, "finished_at": None, "k": cycle.k},
     )
     yield
     AggregationStage.objects.filter(cycle=cycle, stage=stage).update(
@@ -150,6 +154,31 @@ def organisation_tree() -> OrgTree:
     return OrgTree.from_teams(teams, Organisation.current().name)
 
 
+def cycle_tree(cycle: Cycle) -> OrgTree:
+    """The organisation as it stood when the cycle was first aggregated (at its close).
+
+    R6: publication is decided once per cycle. A rerun on today's teams (a team moved to another
+    department since) would publish a second set of numbers for the same cycle, and the two
+    could be subtracted to isolate the moved team; so every rerun reuses the first run's tree.
+    """
+    snapshots = list(UnitSnapshot.objects.filter(cycle=cycle).values_list("unit_id", "parent_id", "path"))
+    if not snapshots:
+        return organisation_tree()
+    paths = {str(unit): path for unit, _, path in snapshots}
+    teams = []
+    organisation_name = Organisation.current().name
+    for unit, parent, path in snapshots:
+        unit_id = str(unit)
+        if unit_id == ORGANISATION:
+            organisation_name = path
+            continue
+        parent_id = str(parent) if parent is not None and str(parent) != ORGANISATION else None
+        # The name is what the path adds to the parent's (a name may itself contain "/").
+        name = path[len(paths[parent_id]) + 1 :] if parent_id else path
+        teams.append((unit_id, name, parent_id))
+    return OrgTree.from_teams(teams, organisation_name)
+
+
 def invited_by_team(cycle: Cycle) -> dict[str, int]:
     return {
         str(team): invited
@@ -161,18 +190,18 @@ def invited_by_team(cycle: Cycle) -> dict[str, int]:
 
 
 def cycles_needing_aggregation() -> list[Cycle]:
-    """Closed cycles, oldest first, whose aggregation never finished every stage; plus the latest
-    closed cycle, which a nightly rerun refreshes (renamed teams, redacted comments)."""
+    """Closed cycles, oldest first, whose aggregation never finished every stage or was decided
+    under another k than the cycle's own (k raised after close, R3), and every closed cycle
+    after the first such one: their trend flags quote its cells."""
     closed = list(Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month"))
-    done: dict[int, int] = {}
-    for cycle_id in AggregationStage.objects.filter(state=AggregationStage.State.DONE).values_list(
-        "cycle_id", flat=True
-    ):
-        done[cycle_id] = done.get(cycle_id, 0) + 1
-    needing = [cycle for cycle in closed if done.get(cycle.pk, 0) < len(STAGES)]
-    if closed and closed[-1] not in needing:
-        needing.append(closed[-1])
-    return needing
+    decided_with: dict[int, list[int | None]] = defaultdict(list)
+    for cycle_id, k in AggregationStage.objects.filter(state=AggregationStage.State.DONE).values_list("cycle_id", "k"):
+        decided_with[cycle_id].append(k)
+    for position, cycle in enumerate(closed):
+        ks = decided_with.get(cycle.pk, [])
+        if len(ks) < len(STAGES) or any(k != cycle.k for k in ks):
+            return closed[position:]
+    return []
 
 
 def fanout_team_groups(tree: OrgTree, *, min_teams: int) -> list[list[str]] | None:
@@ -206,7 +235,7 @@ def aggregate_cycle(
             f"The {cycle.label} cycle is still open: results are released when it closes (ANONYMITY R8)."
         )
     with cycle_lock(cycle.pk):
-        tree = organisation_tree()
+        tree = cycle_tree(cycle)
         say(f"{cycle.label}: reading answers")
         partials = partials if partials is not None else cycle_partials(cycle)
         say(f"{cycle.label}: computing {len(tree.parents):,} units")

@@ -39,6 +39,7 @@ SHIFT_PREVIOUS: Final = 3  # the latest cycle against the previous three pooled
 # estimate the same tail), so that p stands in; above PERMUTATION_MAX_N respondents the Monte
 # Carlo permutation distribution is the t distribution's to three decimals and Welch is used.
 SCREEN_P: Final = 0.25
+HISTORY_WINDOW: Final = 12  # cycles looked back for a unit's last six published ones
 PERMUTATION_MAX_N: Final = 4000
 PERMUTATION_RESAMPLES: Final = 9999
 # Sequential sampling (Besag & Clifford): a p far above the lines stops after a few hundred draws.

@@ -21,6 +21,7 @@ from django.db.models import Q as Where
 
 from analytics.flag_tests import (
     CHANGE_METRICS,
+    HISTORY_WINDOW,
     INTERNAL_KINDS,
     MEAN_METRICS,
     SCREEN_P,
@@ -54,7 +55,6 @@ __all__ = [
     "ols_from_sums",
 ]
 
-HISTORY_WINDOW = 12  # cycles looked back for a unit's last six published ones
 PS_LOW_LINE = 5.0
 TRUST_MIDPOINT = 3.0
 LOW_RESPONSE_PERCENT = 50.0

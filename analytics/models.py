@@ -35,6 +35,9 @@ class AggregationStage(models.Model):
     stage = models.CharField(max_length=32)
     state = models.CharField(max_length=8, choices=State.choices)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The k the stage decided publication with. k may be raised after a cycle closes (R3); until
+    # the cycle is aggregated again under the new k, its results are not served.
+    k = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cycle", "stage"], name="one_fill_state_per_stage")]

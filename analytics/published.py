@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from analytics.models import Flag, MetricCell, UnitSnapshot
+from analytics.flag_tests import HISTORY_WINDOW
+from analytics.models import AggregationStage, Flag, MetricCell, UnitSnapshot
 from surveys.models import Cycle
 
 HIDDEN_TEXT = "hidden to protect anonymity"
@@ -41,9 +42,20 @@ class PublishedCell:
 
 
 def aggregated_cycles() -> list[Cycle]:
-    """Closed cycles whose cells have been written, oldest first."""
+    """Closed cycles whose cells have been written under the cycle's current k, oldest first.
+
+    A cycle whose k was raised after its aggregation (R3) is left out until the job has run
+    again: its stored decisions were made under the old, lower k.
+    """
     with_cells = MetricCell.objects.values("cycle_id").distinct()
-    return list(Cycle.objects.filter(status=Cycle.Status.CLOSED, pk__in=with_cells).order_by("month"))
+    decided = {
+        cycle_id: k
+        for cycle_id, k in AggregationStage.objects.filter(
+            stage="cells", state=AggregationStage.State.DONE
+        ).values_list("cycle_id", "k")
+    }
+    cycles = Cycle.objects.filter(status=Cycle.Status.CLOSED, pk__in=with_cells).order_by("month")
+    return [cycle for cycle in cycles if decided.get(cycle.pk) == cycle.k]
 
 
 def published_cells(*, cycles: list[Cycle]) -> Iterator[PublishedCell]:
@@ -85,12 +97,22 @@ def _of_published_cells(cycle: Cycle, flags: Iterable[Flag]) -> list[Flag]:
     """R4: a flag is a derived output of its cells, served only while they are published. The
     flags stage writes none for hidden cells, but a rerun that re-decides disclosure (k raised)
     and dies before that stage leaves the previous run's flags, numbers and n included, behind."""
+    if not _history_is_current(cycle):
+        return []
     shown = set(MetricCell.objects.filter(cycle=cycle, published=True).values_list("unit_id", "metric"))
     return [
         flag
         for flag in flags
         if all((flag.unit_id, metric) in shown for metric in (flag.metric, *FLAG_INPUTS.get(flag.kind, ())))
     ]
+
+
+def _history_is_current(cycle: Cycle) -> bool:
+    """Whether the cycle and the closed cycles its trend flags look back on were all aggregated
+    under their current k: a flag quotes earlier cycles' means and n, which a raised k may hide."""
+    current = {c.pk for c in aggregated_cycles()}
+    window = Cycle.objects.filter(status=Cycle.Status.CLOSED, month__lte=cycle.month).order_by("-month")
+    return all(pk in current for pk in window.values_list("pk", flat=True)[:HISTORY_WINDOW])
 
 
 def organisation_flags(*, cycle: Cycle) -> list[Flag]:

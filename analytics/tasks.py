@@ -11,18 +11,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from celery import chain, chord, shared_task
+from celery import chord, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from analytics.aggregation import (
     AggregationBusy,
+    AggregationSummary,
+    CycleStillOpen,
     aggregate_cycle,
     cycle_partials,
+    cycle_tree,
     cycles_needing_aggregation,
     fanout_team_groups,
-    organisation_tree,
 )
 from analytics.compute import Partials
 from surveys.models import Cycle
@@ -49,49 +51,85 @@ def _closed_cycle(cycle_id: int) -> Cycle | None:
 
 
 @shared_task(**AGGREGATION_TASK_OPTIONS)
-def aggregate_cycle_task(cycle_id: int) -> dict[str, Any]:
-    """Aggregates one closed cycle, in this task or fanned out; says what it did."""
+def aggregate_cycle_task(cycle_id: int, then: list[int] | None = None) -> dict[str, Any]:
+    """Aggregates one closed cycle, in this task or fanned out, then queues the cycles in
+    ``then`` one after another (each cycle's flags read the cells of the ones before)."""
     cycle = _closed_cycle(cycle_id)
     if cycle is None:
         # Nothing to retry: a cycle that is gone or still open (R8) will not change by waiting.
+        _continue(then)
         return {"cycle_id": cycle_id, "skipped": "no such closed cycle"}
-    groups = fanout_team_groups(organisation_tree(), min_teams=settings.PULSE_AGGREGATION_FANOUT_TEAMS)
+    groups = fanout_team_groups(cycle_tree(cycle), min_teams=settings.PULSE_AGGREGATION_FANOUT_TEAMS)
     if groups is None:
-        return asdict(aggregate_cycle(cycle=cycle))
-    result = chord(cycle_partials_task.s(cycle_id, teams) for teams in groups)(merge_and_aggregate_task.s(cycle_id))
+        summary = _summary(aggregate_cycle(cycle=cycle))
+        _continue(then)
+        return summary
+    # The next cycle starts from the chord's body, once this one's cells are written.
+    body = merge_and_aggregate_task.s(cycle_id, then or [])
+    result = chord(cycle_partials_task.s(cycle_id, teams) for teams in groups)(body)
     return {"cycle": cycle.label, "fanned_out": len(groups), "result_id": result.id}
+
+
+def _continue(then: list[int] | None) -> None:
+    if then:
+        aggregate_cycle_task.delay(then[0], then[1:])
+
+
+def _summary(summary: AggregationSummary) -> dict[str, Any]:
+    # What goes back to the result backend: no respondent count (the organisation's may be
+    # below k), only what the job did.
+    result = asdict(summary)
+    result.pop("respondents")
+    return result
 
 
 @shared_task(bind=True, **AGGREGATION_TASK_OPTIONS)
 def cycle_partials_task(self: Any, cycle_id: int, team_ids: list[str]) -> dict[str, Any]:
-    """One top-level unit's partials, as JSON (the project never pickles between processes)."""
-    cycle = Cycle.objects.select_related("instrument_version").get(pk=cycle_id)
-    partials = cycle_partials(cycle, team_ids=set(team_ids))
-    return {"worker": self.request.hostname or "local", "partials": partials.to_json()}
+    """One top-level unit's partials, as JSON (the project never pickles between processes).
 
-
-@shared_task(**AGGREGATION_TASK_OPTIONS)
-def merge_and_aggregate_task(parts: list[dict[str, Any]], cycle_id: int) -> dict[str, Any]:
-    """The chord's body: merge the parts, then the rest of the job in one place."""
+    Per-team sums pass through the result backend, so the chord's body deletes them as soon as
+    it has merged them, and CELERY_RESULT_EXPIRES bounds how long any result is kept.
+    """
     cycle = _closed_cycle(cycle_id)
     if cycle is None:
+        raise CycleStillOpen(f"cycle {cycle_id} is not closed: nothing is computed before close (R8)")
+    partials = cycle_partials(cycle, team_ids=set(team_ids))
+    return {"worker": self.request.hostname or "local", "task_id": self.request.id, "partials": partials.to_json()}
+
+
+@shared_task(bind=True, **AGGREGATION_TASK_OPTIONS)
+def merge_and_aggregate_task(
+    self: Any, parts: list[dict[str, Any]], cycle_id: int, then: list[int] | None = None
+) -> dict[str, Any]:
+    """The chord's body: merge the parts, drop them from the result backend, run the rest of the
+    job in one place, then go on with the next cycle."""
+    for part in parts:
+        if part.get("task_id"):
+            try:
+                self.app.AsyncResult(part["task_id"]).forget()
+            except NotImplementedError:
+                pass  # no result backend (eager runs): nothing was stored
+    cycle = _closed_cycle(cycle_id)
+    if cycle is None:
+        _continue(then)
         return {"cycle_id": cycle_id, "skipped": "no such closed cycle"}
     merged = Partials.merge(Partials.from_json(part["partials"]) for part in parts)
-    summary = asdict(aggregate_cycle(cycle=cycle, partials=merged))
+    summary = _summary(aggregate_cycle(cycle=cycle, partials=merged))
     summary["partials_from"] = sorted({part["worker"] for part in parts})
+    _continue(then)
     return summary
 
 
 @shared_task(**AGGREGATION_TASK_OPTIONS)
 def aggregate_nightly_task() -> list[str]:
-    """Queues every closed cycle whose aggregation never finished, and the latest one again.
+    """Queues the closed cycles whose aggregation is missing, unfinished or stale (k raised).
 
-    As a chain, oldest first: a cycle's trend flags read the published cells of the cycles before
-    it, so they must be in place first.
+    One after another, oldest first (each task queues the next when it is done, also after a
+    fan-out): a cycle's trend flags read the published cells of the cycles before it.
     """
     cycles = cycles_needing_aggregation()
     if cycles:
-        chain(aggregate_cycle_task.si(cycle.pk) for cycle in cycles).delay()
+        aggregate_cycle_task.delay(cycles[0].pk, [cycle.pk for cycle in cycles[1:]])
     return [cycle.label for cycle in cycles]
 
 
@@ -103,3 +141,14 @@ def aggregation_on_close(sender: object, *, cycle: Cycle, **kwargs: object) -> N
     """
     cycle_id = cycle.pk
     transaction.on_commit(lambda: aggregate_cycle_task.delay(cycle_id), robust=True)
+
+
+def reaggregation_on_k_change(sender: object, *, instance: Cycle, update_fields: Any = None, **kwargs: object) -> None:
+    """post_save of a cycle: k may have been raised on a closed cycle (R3, the admin allows it).
+
+    Until the job has run again under the new k, analytics.published serves nothing of that cycle
+    (nor flags that look back on it); the catch-up queues it and every later cycle.
+    """
+    if instance.status != Cycle.Status.CLOSED or (update_fields is not None and "k" not in update_fields):
+        return
+    transaction.on_commit(aggregate_nightly_task.delay, robust=True)

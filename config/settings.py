@@ -199,6 +199,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task results live in Redis for an hour at most: the aggregation's fan-out passes per-team sums
+# through them (its chord body also deletes them once merged).
+CELERY_RESULT_EXPIRES = 3600
 
 # The whole beat schedule in one place. Each job is idempotent, so running it twice (or on a
 # late beat) acts once; `expires` drops a run that waited in the queue past the next one.

@@ -150,12 +150,43 @@ def test_a_locked_cycle_is_retried_later_not_failed():
 
 
 @pytest.mark.django_db
-def test_nightly_run_aggregates_unfinished_cycles_oldest_first_and_the_latest_again():
+def test_nightly_run_aggregates_unfinished_cycles_and_nothing_else():
     cycle = closed_cycle_with_three_departments()
     assert aggregate_nightly_task.apply().get() == [cycle.label]
     assert set(AggregationStage.objects.filter(cycle=cycle).values_list("state", flat=True)) == {"done"}
-    # Everything done: only the latest closed cycle is refreshed.
-    assert aggregate_nightly_task.apply().get() == [cycle.label]
+    assert aggregate_nightly_task.apply().get() == []  # everything current: nothing to do
+
+
+@pytest.mark.django_db
+def test_raising_k_after_close_withholds_the_cycle_until_it_is_aggregated_again(django_capture_on_commit_callbacks):
+    from analytics.published import aggregated_cycles, organisation_flags
+
+    cycle = closed_cycle_with_three_departments()
+    aggregate_cycle(cycle=cycle)
+    assert aggregated_cycles() == [cycle]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        cycle.k = 9
+        cycle.save()  # as the admin does
+    # Stored decisions were made under k = 5: nothing of the cycle is served, flags included.
+    assert aggregated_cycles() == [] and organisation_flags(cycle=cycle) == []
+    assert len(callbacks) == 1
+    callbacks[0]()  # the catch-up run, eagerly
+    assert aggregated_cycles() == [cycle]
+    assert not MetricCell.objects.filter(cycle=cycle, published=True, n__lt=9).exists()
+
+
+@pytest.mark.django_db
+def test_a_rerun_keeps_the_tree_the_cycle_closed_with(settings):
+    """R6: moving a team after close must not give a second, subtractable set of numbers."""
+    cycle = closed_cycle_with_three_departments()
+    aggregate_cycle(cycle=cycle)
+    before = stored_results(cycle)
+    moved = Team.objects.get(name="Engineering 2")
+    moved.parent = Team.objects.get(name="Product")
+    moved.save()
+    Team.objects.filter(name="People").update(name="People and Culture")
+    aggregate_cycle(cycle=cycle)
+    assert stored_results(cycle) == before
 
 
 @pytest.mark.django_db
