@@ -221,8 +221,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("PULSE_CLOSE_CRON", "0 18 * * *"),
         "options": {"expires": 6 * 3600},
     },
-    # Closing already queues its cycle's aggregation; the nightly run catches one that failed or
-    # was interrupted, and refreshes the latest cycle after roster renames.
+    # Closing already queues its cycle's aggregation; the nightly run catches one that failed, was
+    # interrupted, or was decided under a k that has since been raised.
     "aggregate-nightly": {
         "task": "analytics.tasks.aggregate_nightly_task",
         "schedule": env_crontab("PULSE_AGGREGATE_CRON", "30 2 * * *"),
