@@ -21,25 +21,23 @@ def published_by_metric(cycle) -> dict[str, dict[str, int]]:
     return table
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("seed", [3, 4, 5])
-def test_pilots_among_respondents_never_outlive_a_hidden_pilot_ratio(seed):
+@pytest.fixture(params=[3, 4, 5])
+def published(request, db) -> dict[str, dict[str, int]]:
+    """Published (metric -> unit -> n) of an aggregated cycle, for three random organisations."""
+    cycle = closed_cycle_with_three_departments(seed=request.param)
+    aggregate_cycle(cycle=cycle)
+    return published_by_metric(cycle)
+
+
+def test_pilots_among_respondents_never_outlive_a_hidden_pilot_ratio(published):
     # Pilots among respondents x n, divided by the AI-user count from the AI-user share, is the
     # Pilot ratio: where that is hidden, the Pilot share of respondents must be hidden too.
-    cycle = closed_cycle_with_three_departments(seed=seed)
-    aggregate_cycle(cycle=cycle)
-    published = published_by_metric(cycle)
     assert set(published.get("pilot_share_of_respondents", {})) <= set(published.get("pilot_ratio", {}))
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("seed", [3, 4, 5])
-def test_three_bin_splits_of_one_item_need_2k(seed):
+def test_three_bin_splits_of_one_item_need_2k(published):
     # AI-user share and daily share split use1 into never / some / daily; trust and distrust
     # shares split trust1 into three. Those are distributions: n >= 2k.
-    cycle = closed_cycle_with_three_departments(seed=seed)
-    aggregate_cycle(cycle=cycle)
-    published = published_by_metric(cycle)
     for metric in ("daily_use_share", "distrust_share", "use_never", "use_daily"):
         assert all(n >= 2 * K for n in published.get(metric, {}).values()), metric
 
