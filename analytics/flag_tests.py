@@ -148,6 +148,29 @@ def welch_p(latest: CycleCell, previous: list[CycleCell], alternative: str) -> f
 # --- candidates --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Question:
+    """One directional question asked of one unit's metric, e.g. "is safety falling in Payments?"."""
+
+    unit: str
+    path: str
+    metric: str
+    kind: str
+    alternative: Alternative
+    playbook: str
+    meaning: str
+
+    def answer(
+        self, test: str, p: float | None, numbers: dict[str, Any], method: str, explanation: str,
+        trend_cells: list[CycleCell] | None = None,
+    ) -> Candidate:  # fmt: skip
+        sentence = f"In {self.path}, {self.meaning}: {explanation}"
+        return Candidate(
+            self.unit, self.kind, self.metric, test, p, numbers, method, sentence, PLAYBOOK[self.playbook][:3],
+            (self.metric, test), trend_cells=trend_cells or [],
+        )  # fmt: skip
+
+
 def change_candidates(
     unit: str, path: str, by_metric: Mapping[str, list[CycleCell]], latest: Mapping[str, CycleCell]
 ) -> list[Candidate]:
@@ -160,23 +183,16 @@ def change_candidates(
             continue  # this cycle's cell is hidden: no flag may come from it
         last6 = cells[-TREND_CYCLES:]
         for kind, alternative, playbook, meaning in specs:
+            question = _Question(unit, path, metric, kind, alternative, playbook, meaning)
             if len(last6) == TREND_CYCLES:
-                out.append(_trend_candidate(unit, path, metric, kind, alternative, playbook, meaning, last6))
+                out.append(_trend_candidate(question, last6))
             if len(cells) >= SHIFT_PREVIOUS + 1:
-                out.append(_shift_candidate(unit, path, metric, kind, alternative, playbook, meaning, cells))
+                out.append(_shift_candidate(question, cells))
     return [c for c in out if c is not None]
 
 
-def _trend_candidate(
-    unit: str,
-    path: str,
-    metric: str,
-    kind: str,
-    alternative: Alternative,
-    playbook: str,
-    meaning: str,
-    cells: list[CycleCell],
-) -> Candidate | None:
+def _trend_candidate(question: _Question, cells: list[CycleCell]) -> Candidate | None:
+    metric, alternative = question.metric, question.alternative
     means = [c.value for c in cells]
     numbers: dict[str, Any] = {
         "cycles": [c.label for c in cells],
@@ -208,25 +224,14 @@ def _trend_candidate(
         method = f"One-sided Cochran\u2013Armitage trend test over the last {len(cells)} published cycles."
         test = "trend_cochran_armitage"
     explanation = (
-        f"In {path}, {meaning}: across the last {len(cells)} published cycles ({cells[0].label} to {cells[-1].label}) "
+        f"across the last {len(cells)} published cycles ({cells[0].label} to {cells[-1].label}) "
         f"the cycle values went {fmt(means[0], metric)} \u2192 {fmt(means[-1], metric)}."
     )
-    return Candidate(
-        unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (metric, test),
-        trend_cells=cells,
-    )  # fmt: skip
+    return question.answer(test, p, numbers, method, explanation, trend_cells=cells)
 
 
-def _shift_candidate(
-    unit: str,
-    path: str,
-    metric: str,
-    kind: str,
-    alternative: Alternative,
-    playbook: str,
-    meaning: str,
-    cells: list[CycleCell],
-) -> Candidate | None:
+def _shift_candidate(question: _Question, cells: list[CycleCell]) -> Candidate | None:
+    metric, alternative = question.metric, question.alternative
     latest, previous = cells[-1], cells[-1 - SHIFT_PREVIOUS : -1]
     numbers: dict[str, Any] = {
         "latest": {"cycle": latest.label, "value": round(latest.value, 4), "n": latest.n},
@@ -246,10 +251,10 @@ def _shift_candidate(
         method = "Fisher's exact test, latest cycle against the previous three pooled."
         test = "shift_fisher"
     explanation = (
-        f"In {path}, {meaning}: {latest.label} was {fmt(latest.value, metric)} against "
+        f"{latest.label} was {fmt(latest.value, metric)} against "
         f"{fmt(numbers['previous']['value'], metric)} over the three cycles before."
     )
-    return Candidate(unit, kind, metric, test, p, numbers, method, explanation, PLAYBOOK[playbook][:3], (metric, test))
+    return question.answer(test, p, numbers, method, explanation)
 
 
 # --- permutation refinement and false discovery rate -------------------------------------------
