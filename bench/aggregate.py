@@ -389,6 +389,27 @@ def history_aggregate(cycles: list[Any], *, with_flags: bool) -> None:
         flags.flags_compute_for_cycle = original
 
 
+def database_reuse(name: str) -> str:
+    """Point this process at a database a --keep run left, bring its schema up to date, and
+    return the database name to restore afterwards."""
+    from django.core.management import call_command
+
+    old_name = connection.settings_dict["NAME"]
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = name
+    call_command("migrate", verbosity=0)
+    return old_name
+
+
+def organisation_size(cycle: Any) -> tuple[int, int, int]:
+    """(teams, leaf teams, people invited) as stored, so a reused database reports the same."""
+    from surveys.models import InvitationTally, Team
+
+    tallies = InvitationTally.objects.filter(cycle=cycle)
+    invited = sum(tallies.values_list("invited", flat=True))
+    return Team.objects.count(), tallies.count(), invited
+
+
 # --- the measured runs, each in a subprocess -------------------------------------------------
 
 
@@ -548,6 +569,14 @@ def main() -> None:
     parser.add_argument(
         "--history-flags", action="store_true", help="Compute the earlier cycles' flags too (slow; nothing reads them)."
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the built database (its name is printed) for --reuse."
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        help="Measure again on a database a --keep run left, after migrating it and re-aggregating its history.",
+    )
     parser.add_argument("--measure", choices=["job", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--cycle-id", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -562,13 +591,22 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    if args.reuse:
+        from surveys.models import Cycle
+
+        old_name = database_reuse(args.reuse)
+        cycles = list(Cycle.objects.order_by("month"))
+        build_seconds = 0.0
+    else:
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        say(f"building {args.respondents:,} respondents x {args.cycles} cycles in {connection.settings_dict['NAME']}")
-        started = time.perf_counter()
-        plan = organisation_build(respondents=args.respondents, rng=rng)
-        cycles = cycles_build(plan=plan, cycles=args.cycles, rng=rng, say=say)
-        build_seconds = time.perf_counter() - started
+        if not args.reuse:
+            say(f"building {args.respondents:,} respondents x {args.cycles} cycles in "
+                f"{connection.settings_dict['NAME']}")  # fmt: skip
+            started = time.perf_counter()
+            plan = organisation_build(respondents=args.respondents, rng=rng)
+            cycles = cycles_build(plan=plan, cycles=args.cycles, rng=rng, say=say)
+            build_seconds = time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_database_size(current_database())")
             database_mib = cursor.fetchone()[0] / 2**20
@@ -579,23 +617,30 @@ def main() -> None:
         say(f"history: {len(cycles) - 1} cycles aggregated in {history_seconds:.1f} s")
 
         latest = cycles[-1]
+        teams, leaves, invited = organisation_size(latest)
         floor = run_measured("floor", latest.pk)
         job = run_measured("job", latest.pk)
         if args.profile:  # a run of its own, so profiling overhead stays out of the figures
             run_measured("job", latest.pk, profile=True)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        kept = connection.settings_dict["NAME"]
+        if args.keep or args.reuse:
+            connection.close()
+            settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = old_name
+            say(f"kept the database {kept}: measure again with --reuse {kept}")
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
 
     answers, respondents = floor["answers"], job["summary"]["respondents"]
     ratio = job["seconds"] / floor["seconds"]
     print()
     print(f"database            {connection.vendor}, {database_mib:,.0f} MiB after the build")
-    print(f"organisation        {plan.units:,} teams ({len(plan.team_ids):,} leaf teams), "
-          f"{len(plan.people.team):,} people invited")  # fmt: skip
+    print(f"organisation        {teams:,} teams ({leaves:,} leaf teams), {invited:,} people invited")
     print(f"latest cycle        {job['summary']['cycle']}: {respondents:,} respondents, {answers:,} answers, "
           f"{job['summary']['units']:,} units")  # fmt: skip
-    print(f"build               {build_seconds:.1f} s for {len(cycles)} cycles")
+    built = "reused" if args.reuse else f"{build_seconds:.1f} s"
+    print(f"build               {built} for {len(cycles)} cycles")
     flagged = "with" if args.history_flags else "without"
     print(
         f"history             {history_seconds:.1f} s to aggregate {len(cycles) - 1} earlier cycles ({flagged} flags)"
