@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import logging
 import random
 import secrets
@@ -36,6 +35,7 @@ from analytics.models import (
     UnitSnapshot,
 )
 from analytics.rollup import ORGANISATION, OrgTree
+from analytics.sql_frames import copy_to_frame
 from analytics.writing import cycle_results_write
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, InvitationTally, Organisation, Team
@@ -124,29 +124,15 @@ def answers_frame(cycle_id: int, team_ids: set[str] | None = None) -> pd.DataFra
 def _answers_by_copy(cycle_id: int) -> pd.DataFrame:
     from psycopg import sql
 
-    # COPY takes no server-side parameters, so psycopg composes the statement client-side with
-    # properly quoted identifiers and literals.
     query = sql.SQL(
-        "COPY (SELECT a.response_id, r.team_id, a.item, a.value FROM {answer} a "
-        "JOIN {response} r ON r.id = a.response_id WHERE r.cycle_id = {cycle_id}) TO STDOUT"
+        "SELECT a.response_id, r.team_id, a.item, a.value FROM {answer} a "
+        "JOIN {response} r ON r.id = a.response_id WHERE r.cycle_id = {cycle_id}"
     ).format(
         answer=sql.Identifier(Answer._meta.db_table),
         response=sql.Identifier(Response._meta.db_table),
         cycle_id=sql.Literal(cycle_id),
     )
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    return pd.read_csv(
-        buffer,
-        sep="\t",
-        header=None,
-        names=["response_id", "team_id", "item", "value"],
-        dtype={"response_id": str, "team_id": str, "item": str, "value": "float64"},
-        engine="c",
-    )
+    return copy_to_frame(query, {"response_id": str, "team_id": str, "item": str, "value": "float64"})
 
 
 def organisation_tree() -> OrgTree:

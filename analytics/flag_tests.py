@@ -1,37 +1,31 @@
 """The statistical core of the change flags (PRODUCT.md, "What reports flag"), without the database.
 
-analytics.flags reads published cells and histograms and stores flags; everything in between (which
-tests run on a unit's history, the Welch screen and the permutation refinement, Benjamini-Hochberg
-per family, flag or "worth watching") lives here, as pure functions over :class:`CycleCell`
-histories. Keeping it free of Django lets the test suite run the very same decision logic on
-thousands of simulated histories to measure its false-alarm rate and power.
+analytics.flags reads published cells and histograms and stores flags; everything in between lives
+here and in analytics.flag_candidates, as pure functions over a *history frame* (one row per
+published cell: unit, metric, cycle, n, value, sums). This module asks the questions of every
+unit at once, column by column (analytics.change_tests): the trend and shift tests, the Welch
+screen and its permutation refinement, Benjamini-Hochberg per family, flag or "worth watching".
+Keeping it free of Django lets the test suite run the very same decision logic on thousands of
+simulated histories to measure its false-alarm rate and power.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
+import pandas as pd  # type: ignore[import-untyped]
 
-from analytics.playbook import PLAYBOOK
-from analytics.stats import (
-    Alternative,
-    benjamini_hochberg,
-    cochran_armitage_trend,
-    fisher_exact_test,
-    shift_permutation_test,
-    theil_sen_slope,
-)
+from analytics.change_tests import OneSided, cochran_armitage, fisher_one_sided, ols_trend, welch
+from analytics.stats import benjamini_hochberg, shift_permutation_test
 
 Q: Final = 0.10
 WATCH_P: Final = 0.05
-PRESSURE_HIGH_LINE: Final = 5.0
 TREND_CYCLES: Final = 6  # PRODUCT.md: OLS over the last 6 published cycles; fewer means no trend flag
 SHIFT_PREVIOUS: Final = 3  # the latest cycle against the previous three pooled
 # A permutation p is computed exactly or by Monte Carlo only where it can matter: where Welch's
@@ -50,26 +44,43 @@ FLAG: Final = "flag"
 WATCH: Final = "watch"
 
 CHANGE_METRICS = ("psych_safety", "pressure", "pilot_ratio", "workslop_prevalence")
-CHANGE_SPECS: dict[str, list[tuple[str, Alternative, str, str]]] = {
-    # metric: [(kind, alternative, playbook, what it means)]
-    "psych_safety": [("psych_safety_falling", "less", "psych_safety", "psychological safety is falling")],
-    "pressure": [("pressure_rising", "greater", "capability_trap", "pressure to use AI is rising")],
-    "pilot_ratio": [
-        ("pilot_ratio_falling", "less", "pilot_ratio", "the Pilot ratio is falling"),
-        ("pilot_ratio_rising", "greater", "pilot_ratio", "the Pilot ratio is rising"),
-    ],
-    "workslop_prevalence": [("workslop_rising", "greater", "workslop", "workslop received is rising")],
-}
 MEAN_METRICS = {"psych_safety", "pressure"}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A directional question asked of one metric in every unit, e.g. "is safety falling?"."""
+
+    kind: str
+    alternative: OneSided
+    playbook: str
+    meaning: str
+
+
+CHANGE_QUESTIONS: dict[str, list[Question]] = {
+    "psych_safety": [Question("psych_safety_falling", "less", "psych_safety", "psychological safety is falling")],
+    "pressure": [Question("pressure_rising", "greater", "capability_trap", "pressure to use AI is rising")],
+    "pilot_ratio": [
+        Question("pilot_ratio_falling", "less", "pilot_ratio", "the Pilot ratio is falling"),
+        Question("pilot_ratio_rising", "greater", "pilot_ratio", "the Pilot ratio is rising"),
+    ],
+    "workslop_prevalence": [Question("workslop_rising", "greater", "workslop", "workslop received is rising")],
+}
+QUESTIONS_BY_KIND = {q.kind: q for questions in CHANGE_QUESTIONS.values() for q in questions}
 # Rising pressure on its own is not one of PRODUCT.md's flags: it feeds the capability trap.
 INTERNAL_KINDS = {"pressure_rising"}
 
-#: Raw scores of one published cell: (unit id, metric, cycle label) -> the answers it summarises.
-ScoresLookup = Callable[[str, str, str], npt.NDArray[np.float64]]
+TREND_OLS, TREND_CA = "trend_ols", "trend_cochran_armitage"
+SHIFT_PERMUTATION, SHIFT_FISHER = "shift_permutation", "shift_fisher"
+
+
+# --- the history frame ---------------------------------------------------------------------------
 
 
 @dataclass
 class CycleCell:
+    """One published cell of a unit's history, as the candidates' numbers and sentences use it."""
+
     index: int  # months since year 0: keeps gaps between cycles honest in a slope
     label: str
     n: int
@@ -80,323 +91,249 @@ class CycleCell:
     ci_high: float | None
 
 
-@dataclass
-class Candidate:
-    unit_id: str
-    kind: str
-    metric: str
-    test: str
-    p_value: float | None
-    numbers: dict[str, Any]
-    method: str
-    explanation: str
-    actions: list[str]
-    # (metric, test), as PRODUCT defines a family: a falling and a rising test of one metric share
-    # one false-discovery budget. None: a level check, not corrected.
-    family: tuple[str, str] | None
-    severity: str = ""
-    # The cells a trend was fitted on: the Theil-Sen slope shown beside it is computed from them
-    # only for what ends up flagged or watched (it decides nothing and is slow for 10,000 units).
-    trend_cells: list[CycleCell] = field(default_factory=list, repr=False)
+HISTORY_COLUMNS = ["unit", "metric", "index", "label", "n", "value", "total", "total_sq", "ci_low", "ci_high"]
+HISTORY_TYPES = {
+    "unit": object, "metric": object, "index": np.int64, "label": object, "n": np.int64,
+    "value": np.float64, "total": np.float64, "total_sq": np.float64, "ci_low": np.float64, "ci_high": np.float64,
+}  # fmt: skip
 
 
-def ols_from_sums(cells: Iterable[CycleCell], *, alternative: str) -> tuple[float, float, float, int] | None:
-    """OLS slope of individual scores on the cycle index, one-sided p, from per-cycle n, sum and
-    sum of squares (exactly the fit on the individual scores; analytics.stats.ols_slope_test is
-    the same test on raw arrays and the tests check they agree)."""
-    cells = list(cells)
-    n = sum(c.n for c in cells)
-    if n < 3 or len({c.index for c in cells}) < 2:
-        return None
-    # Months since year 0 are ~24,000: shift them to start at 0, or sxx - sx^2/n cancels away
-    # eight digits of the slope.
-    origin = min(c.index for c in cells)
-    sx = sum(c.n * (c.index - origin) for c in cells)
-    sxx = sum(c.n * (c.index - origin) ** 2 for c in cells)
-    sy = sum(c.total for c in cells)
-    syy = sum(c.total_sq for c in cells)
-    sxy = sum((c.index - origin) * c.total for c in cells)
-    sxx_c = sxx - sx * sx / n
-    slope = (sxy - sx * sy / n) / sxx_c
-    sse = max(syy - sy * sy / n - slope * (sxy - sx * sy / n), 0.0)
-    if sse <= 1e-12:
-        return slope, 0.0, (0.0 if (slope < 0) == (alternative == "less") and slope != 0 else 1.0), n
-    stderr = math.sqrt(sse / (n - 2) / sxx_c)
-    t = slope / stderr
-    p = float(special.stdtr(n - 2, t if alternative == "less" else -t))
-    return slope, stderr, p, n
+def history_frame(cells: Iterable[tuple[str, str, CycleCell]]) -> pd.DataFrame:
+    """A history frame from (unit, metric, cell) triples (analytics.flags reads one from SQL)."""
+    rows = [
+        (unit, metric, c.index, c.label, c.n, c.value, c.total, c.total_sq, c.ci_low, c.ci_high)
+        for unit, metric, c in cells
+    ]
+    return pd.DataFrame.from_records(rows, columns=HISTORY_COLUMNS).astype(HISTORY_TYPES)
 
 
-def welch_p(latest: CycleCell, previous: list[CycleCell], alternative: str) -> float:
-    """One-sided Welch t-test p of the latest cycle against the previous ones pooled, from sums."""
-    n1, n2 = latest.n, sum(c.n for c in previous)
-    if n1 < 2 or n2 < 2:
-        return math.nan
-    m1, m2 = latest.total / n1, sum(c.total for c in previous) / n2
-    v1 = max((latest.total_sq - n1 * m1 * m1) / (n1 - 1), 0.0)
-    v2 = max((sum(c.total_sq for c in previous) - n2 * m2 * m2) / (n2 - 1), 0.0)
-    se = math.sqrt(v1 / n1 + v2 / n2)
-    if se == 0:
-        return 1.0 if (m1 - m2 == 0) else (0.0 if (m1 < m2) == (alternative == "less") else 1.0)
-    t = (m1 - m2) / se
-    df = (v1 / n1 + v2 / n2) ** 2 / (
-        ((v1 / n1) ** 2 / (n1 - 1) if v1 else 0.0) + ((v2 / n2) ** 2 / (n2 - 1) if v2 else 0.0) or 1e-12
-    )
-    return float(special.stdtr(df, t if alternative == "less" else -t))
-
-
-# --- candidates --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Question:
-    """One directional question asked of one unit's metric, e.g. "is safety falling in Payments?"."""
-
-    unit: str
-    path: str
-    metric: str
-    kind: str
-    alternative: Alternative
-    playbook: str
-    meaning: str
-
-    def answer(
-        self, test: str, p: float | None, numbers: dict[str, Any], method: str, explanation: str,
-        trend_cells: list[CycleCell] | None = None,
-    ) -> Candidate:  # fmt: skip
-        sentence = f"In {self.path}, {self.meaning}: {explanation}"
-        return Candidate(
-            self.unit, self.kind, self.metric, test, p, numbers, method, sentence, PLAYBOOK[self.playbook][:3],
-            (self.metric, test), trend_cells=trend_cells or [],
+def series_cells(history: pd.DataFrame, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[CycleCell]]:
+    """(unit, metric) -> its published cells, oldest first, for the few series a caller names."""
+    if not keys:
+        return {}
+    wanted = pd.MultiIndex.from_tuples(list(keys), names=["unit", "metric"])
+    rows = history[pd.MultiIndex.from_frame(history[["unit", "metric"]]).isin(wanted)]
+    out: dict[tuple[str, str], list[CycleCell]] = defaultdict(list)
+    for row in rows.sort_values("index", kind="stable").itertuples(index=False):
+        out[(row.unit, row.metric)].append(
+            CycleCell(
+                int(row.index), row.label, int(row.n), float(row.value), float(row.total), float(row.total_sq),
+                None if math.isnan(row.ci_low) else float(row.ci_low),
+                None if math.isnan(row.ci_high) else float(row.ci_high),
+            )
         )  # fmt: skip
+    return out
 
 
-def change_candidates(
-    unit: str, path: str, by_metric: Mapping[str, list[CycleCell]], latest: Mapping[str, CycleCell]
-) -> list[Candidate]:
-    """Trend and shift tests of one unit. ``by_metric`` holds its published cells, oldest first;
-    ``latest`` those of the cycle being flagged (a metric missing there is hidden: no test)."""
-    out: list[Candidate | None] = []
-    for metric, specs in CHANGE_SPECS.items():
-        cells = by_metric.get(metric, [])
-        if metric not in latest:
-            continue  # this cycle's cell is hidden: no flag may come from it
-        last6 = cells[-TREND_CYCLES:]
-        for kind, alternative, playbook, meaning in specs:
-            question = _Question(unit, path, metric, kind, alternative, playbook, meaning)
-            if len(last6) == TREND_CYCLES:
-                out.append(_trend_candidate(question, last6))
-            if len(cells) >= SHIFT_PREVIOUS + 1:
-                out.append(_shift_candidate(question, cells))
-    return [c for c in out if c is not None]
+# --- the questions, all units at once -------------------------------------------------------------
 
 
-def _trend_candidate(question: _Question, cells: list[CycleCell]) -> Candidate | None:
-    metric, alternative = question.metric, question.alternative
-    means = [c.value for c in cells]
-    numbers: dict[str, Any] = {
-        "cycles": [c.label for c in cells],
-        "means": [round(v, 4) for v in means],
-        "n": [c.n for c in cells],
-    }
+def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Every trend and shift test of every unit whose latest published cell of a change metric is
+    the cycle ``label``'s (a hidden cell this cycle means no test: R4), one row per (unit, metric,
+    question, test), with its p-value and the figures a flag shows. A shift test of a mean metric
+    carries Welch's p here: :func:`permutation_refine` replaces it where it can matter."""
+    cells = history.loc[history["metric"].isin(CHANGE_METRICS), ["unit", "metric", "index", "label", "n", "total",
+                                                                 "total_sq"]]  # fmt: skip
+    cells = cells.sort_values(["unit", "metric", "index"], kind="stable", ignore_index=True)
+    if cells.empty:
+        return _questions_frame([])
+    # Series = one unit's one metric. Sorted, so each series is a contiguous run of rows.
+    series = cells.groupby(["unit", "metric"], sort=False).ngroup().to_numpy()
+    count = np.bincount(series)
+    start = np.r_[0, np.cumsum(count)[:-1]]
+    newest = start + count - 1
+    back = newest[series] - np.arange(len(cells))  # 0 = the series' newest cell, 1 the one before...
+    current = cells["label"].to_numpy()[newest] == label
+    index, n = cells["index"].to_numpy(), cells["n"].to_numpy().astype(np.float64)
+    total, total_sq = cells["total"].to_numpy(), cells["total_sq"].to_numpy()
+    successes = np.rint(total)
+
+    def per_series(rows: npt.NDArray[np.bool_], weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.bincount(series[rows], weights=weights[rows], minlength=count.size).astype(np.float64)
+
+    # Trend over the last TREND_CYCLES published cells, the cycle counted from the first of them.
+    has_trend = current & (count >= TREND_CYCLES)
+    in_trend = has_trend[series] & (back < TREND_CYCLES)
+    x = (index - index[np.maximum(newest - (TREND_CYCLES - 1), start)][series]).astype(np.float64)
+    trend = {
+        "n": per_series(in_trend, n), "sum_x": per_series(in_trend, n * x), "sum_xx": per_series(in_trend, n * x * x),
+        "sum_y": per_series(in_trend, total), "sum_yy": per_series(in_trend, total_sq),
+        "sum_xy": per_series(in_trend, x * total), "successes": per_series(in_trend, successes),
+        "successes_x": per_series(in_trend, successes * x),
+    }  # fmt: skip
+    # Shift: the latest cell against the SHIFT_PREVIOUS before it, pooled.
+    has_shift = current & (count >= SHIFT_PREVIOUS + 1)
+    in_previous = has_shift[series] & (back >= 1) & (back <= SHIFT_PREVIOUS)
+    shift = {
+        "latest_n": n[newest], "latest_total": total[newest], "latest_total_sq": total_sq[newest],
+        "previous_n": per_series(in_previous, n), "previous_total": per_series(in_previous, total),
+        "previous_total_sq": per_series(in_previous, total_sq),
+    }  # fmt: skip
+    unit = cells["unit"].to_numpy()[newest]
+    metric = cells["metric"].to_numpy()[newest]
+
+    parts = []
+    for metric_name, questions in CHANGE_QUESTIONS.items():
+        of_metric = metric == metric_name
+        trend_rows, shift_rows = np.flatnonzero(of_metric & has_trend), np.flatnonzero(of_metric & has_shift)
+        for question in questions:
+            parts.append(_trend_answers(metric_name, question, unit, trend_rows, trend))
+            parts.append(_shift_answers(metric_name, question, unit, shift_rows, shift))
+    return _questions_frame(parts)
+
+
+QUESTION_COLUMNS = {
+    "unit": object, "metric": object, "kind": object, "test": object, "p_value": np.float64,
+    # trends: OLS slope and its standard error (means) or z (proportions), respondents in the fit
+    "slope": np.float64, "stderr": np.float64, "z": np.float64, "respondents": np.float64,
+    # shifts
+    "latest_n": np.float64, "previous_n": np.float64, "latest_value": np.float64, "previous_value": np.float64,
+}  # fmt: skip
+
+
+def _questions_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [part for part in parts if not part.empty]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(QUESTION_COLUMNS))
+    frame = frame.reindex(columns=list(QUESTION_COLUMNS)).astype(QUESTION_COLUMNS)
+    frame["refined"] = False
+    return frame
+
+
+def _trend_answers(
+    metric: str, question: Question, unit: npt.NDArray[np.object_], rows: npt.NDArray[np.intp],
+    sums: dict[str, npt.NDArray[np.float64]],
+) -> pd.DataFrame:  # fmt: skip
+    picked = {name: values[rows] for name, values in sums.items()}
+    answers = {"unit": unit[rows], "metric": metric, "kind": question.kind, "respondents": picked["n"]}
     if metric in MEAN_METRICS:
-        fit = ols_from_sums(cells, alternative=alternative)
-        if fit is None:
-            return None
-        slope, stderr, p, n = fit
-        numbers.update(ols_slope_per_month=round(slope, 4), stderr=round(stderr, 4), respondents=n)
-        method = (
-            f"One-sided OLS slope of {n} individual scores on the cycle index over the last {len(cells)} published "
-            "cycles; Theil\u2013Sen slope of the cycle means shown beside it."
-        )
-        test = "trend_ols"
+        fit = ols_trend(
+            picked["n"], picked["sum_x"], picked["sum_xx"], picked["sum_y"], picked["sum_yy"], picked["sum_xy"],
+            alternative=question.alternative,
+        )  # fmt: skip
+        answers |= {"test": TREND_OLS, "p_value": fit.p_value, "slope": fit.slope, "stderr": fit.stderr}
     else:
-        result = cochran_armitage_trend(
-            [int(round(c.total)) for c in cells],
-            [c.n for c in cells],
-            scores=[float(c.index) for c in cells],
-            alternative=alternative,
-        )
-        if result is None:
-            return None
-        p = result.p_value
-        numbers.update(z=round(result.z, 4), successes=[int(round(c.total)) for c in cells])
-        method = f"One-sided Cochran\u2013Armitage trend test over the last {len(cells)} published cycles."
-        test = "trend_cochran_armitage"
-    explanation = (
-        f"across the last {len(cells)} published cycles ({cells[0].label} to {cells[-1].label}) "
-        f"the cycle values went {fmt(means[0], metric)} \u2192 {fmt(means[-1], metric)}."
-    )
-    return question.answer(test, p, numbers, method, explanation, trend_cells=cells)
+        # The successes' cycle scores: sum n_i s_i and sum n_i s_i^2 are the trend's sum_x, sum_xx.
+        tests = cochran_armitage(
+            picked["n"], picked["successes"], picked["sum_x"], picked["sum_xx"], picked["successes_x"],
+            alternative=question.alternative,
+        )  # fmt: skip
+        answers |= {"test": TREND_CA, "p_value": tests.p_value, "z": tests.z}
+    frame = pd.DataFrame(answers)
+    return frame[frame["p_value"].notna()]  # not estimable: no candidate at all
 
 
-def _shift_candidate(question: _Question, cells: list[CycleCell]) -> Candidate | None:
-    metric, alternative = question.metric, question.alternative
-    latest, previous = cells[-1], cells[-1 - SHIFT_PREVIOUS : -1]
-    numbers: dict[str, Any] = {
-        "latest": {"cycle": latest.label, "value": round(latest.value, 4), "n": latest.n},
-        "previous": {"cycles": [c.label for c in previous], "n": sum(c.n for c in previous)},
-    }
-    if metric in MEAN_METRICS:
-        # The Welch p screens; permutation_refine replaces it where it can matter.
-        p = welch_p(latest, previous, alternative)
-        numbers["previous"]["value"] = round(sum(c.total for c in previous) / max(sum(c.n for c in previous), 1), 4)
-        method = "Permutation test of the difference in means, latest cycle against the previous three pooled."
-        test = "shift_permutation"
-    else:
-        prev_success, prev_n = int(round(sum(c.total for c in previous))), sum(c.n for c in previous)
-        result = fisher_exact_test(int(round(latest.total)), latest.n, prev_success, prev_n, alternative=alternative)
-        p = result.p_value
-        numbers["previous"]["value"] = round(prev_success / prev_n, 4) if prev_n else None
-        method = "Fisher's exact test, latest cycle against the previous three pooled."
-        test = "shift_fisher"
-    explanation = (
-        f"{latest.label} was {fmt(latest.value, metric)} against "
-        f"{fmt(numbers['previous']['value'], metric)} over the three cycles before."
-    )
-    return question.answer(test, p, numbers, method, explanation)
+def _shift_answers(
+    metric: str, question: Question, unit: npt.NDArray[np.object_], rows: npt.NDArray[np.intp],
+    sums: dict[str, npt.NDArray[np.float64]],
+) -> pd.DataFrame:  # fmt: skip
+    picked = {name: values[rows] for name, values in sums.items()}
+    latest_n, previous_n = picked["latest_n"], picked["previous_n"]
+    answers = {
+        "unit": unit[rows], "metric": metric, "kind": question.kind, "latest_n": latest_n,
+        "previous_n": previous_n, "latest_value": picked["latest_total"] / latest_n,
+    }  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric in MEAN_METRICS:
+            p = welch(
+                latest_n, picked["latest_total"], picked["latest_total_sq"],
+                previous_n, picked["previous_total"], picked["previous_total_sq"], alternative=question.alternative,
+            )  # fmt: skip
+            previous_value = picked["previous_total"] / np.maximum(previous_n, 1)
+            answers |= {"test": SHIFT_PERMUTATION, "p_value": p, "previous_value": previous_value}
+        else:
+            latest_successes, previous_successes = np.rint(picked["latest_total"]), np.rint(picked["previous_total"])
+            p = fisher_one_sided(
+                latest_successes, latest_n, previous_successes, previous_n, alternative=question.alternative
+            )
+            previous_value = np.where(previous_n > 0, previous_successes / previous_n, np.nan)
+            answers |= {"test": SHIFT_FISHER, "p_value": p, "previous_value": previous_value}
+    return pd.DataFrame(answers)
 
 
 # --- permutation refinement and false discovery rate -------------------------------------------
 
+#: Raw scores of one published cell: (unit id, metric, cycle label) -> the answers it summarises.
+ScoresLookup = Callable[[str, str, str], npt.NDArray[np.float64]]
 
-def permutation_wanted(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """The shift candidates whose Welch screening p may be replaced by a permutation p (SCREEN_P)."""
-    return [
-        c
-        for c in candidates
-        if c.test == "shift_permutation"
-        and c.p_value is not None
-        and not math.isnan(c.p_value)
-        and c.p_value < SCREEN_P
-        and c.numbers["latest"]["n"] + c.numbers["previous"]["n"] <= PERMUTATION_MAX_N
+
+@dataclass(frozen=True)
+class ShiftSample:
+    """A shift test whose Welch p is to be replaced by a permutation p: where its scores are."""
+
+    row: int  # in the questions frame
+    unit: str
+    metric: str
+    alternative: OneSided
+    latest: str  # cycle labels
+    previous: tuple[str, ...]
+
+
+def permutation_wanted(questions: pd.DataFrame, history: pd.DataFrame) -> list[ShiftSample]:
+    """The shift tests whose Welch screening p may be replaced by a permutation p (SCREEN_P)."""
+    p = questions["p_value"]
+    chosen = questions[
+        (questions["test"] == SHIFT_PERMUTATION)
+        & p.notna()
+        & (p < SCREEN_P)
+        & (questions["latest_n"] + questions["previous_n"] <= PERMUTATION_MAX_N)
     ]
+    cells = series_cells(history, set(zip(chosen["unit"], chosen["metric"], strict=True)))
+    samples = []
+    for row, unit, metric, kind in zip(chosen.index, chosen["unit"], chosen["metric"], chosen["kind"], strict=True):
+        series = cells[(unit, metric)]
+        samples.append(
+            ShiftSample(
+                int(row), unit, metric, QUESTIONS_BY_KIND[kind].alternative, series[-1].label,
+                tuple(c.label for c in series[-1 - SHIFT_PREVIOUS : -1]),
+            )
+        )  # fmt: skip
+    return samples
 
 
 def permutation_refine(
-    candidates: list[Candidate], scores: ScoresLookup, *, seed: int, n_resamples: int = PERMUTATION_RESAMPLES
+    questions: pd.DataFrame,
+    samples: list[ShiftSample],
+    scores: ScoresLookup,
+    *,
+    seed: int,
+    n_resamples: int = PERMUTATION_RESAMPLES,
 ) -> None:
-    """Replaces the Welch screening p by the permutation p where it can matter (see SCREEN_P).
+    """Replaces the Welch screening p of each sample's row by the permutation p.
 
     ``scores`` gives the raw answers of a cell (the database keeps them as histograms). One seed
     for every test keeps a rerun of the job publishing the same p.
     """
-    wanted = permutation_wanted(candidates)
-    refined = {id(c) for c in wanted}
-    for c in candidates:
-        if c.test == "shift_permutation" and id(c) not in refined:
-            # Says what this p really is: the screening test's, not a permutation test's.
-            c.method += " (Welch's t-test where the permutation p could not matter or n is large.)"
-    for c in wanted:
-        alternative: Alternative = "less" if c.kind.endswith("falling") else "greater"
-        latest = scores(c.unit_id, c.metric, c.numbers["latest"]["cycle"])
-        previous = np.concatenate([scores(c.unit_id, c.metric, label) for label in c.numbers["previous"]["cycles"]])
+    refined: dict[int, float] = {}
+    for sample in samples:
+        latest = scores(sample.unit, sample.metric, sample.latest)
+        previous = np.concatenate([scores(sample.unit, sample.metric, label) for label in sample.previous])
         if len(latest) and len(previous):
-            c.p_value = shift_permutation_test(
+            refined[sample.row] = shift_permutation_test(
                 latest,
                 previous,
-                alternative=alternative,
+                alternative=sample.alternative,
                 n_resamples=n_resamples,
                 random_state=seed,
                 stop_after_hits=PERMUTATION_STOP_AFTER_HITS,
             )
+    if refined:  # one assignment: a .loc write per row costs more than the test
+        rows = list(refined)
+        questions.loc[rows, "p_value"] = list(refined.values())
+        questions.loc[rows, "refined"] = True
 
 
-def expand_histogram(counts: list[list[float]] | None) -> npt.NDArray[np.float64]:
-    """Raw scores from a stored histogram, [[value, count], ...]."""
-    if not counts:
-        return np.array([], dtype=float)
-    values, repeats = zip(*counts, strict=True)
-    return np.repeat(np.asarray(values, dtype=float), np.asarray(repeats, dtype=int))
-
-
-def apply_benjamini_hochberg(candidates: list[Candidate]) -> None:
-    """Severity of every change candidate: FLAG if it survives BH at Q within its family (one metric x
-    one test, across the units given), WATCH if it does not but p < WATCH_P."""
-    families: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-    for c in candidates:
-        if c.family is not None:
-            families[c.family].append(c)
-    for members in families.values():
-        p_values = np.array([np.nan if c.p_value is None else c.p_value for c in members], dtype=float)
-        rejected, adjusted = benjamini_hochberg(p_values, q=Q)
-        for c, survived, q_value in zip(members, rejected, adjusted, strict=True):
-            c.numbers["q_value"] = None if math.isnan(q_value) else round(float(q_value), 4)
-            if survived:
-                c.severity = FLAG
-            elif c.p_value is not None and c.p_value < WATCH_P:
-                c.severity = WATCH
-                c.explanation += (
-                    " Not strong enough to count as a flag once every team's result is weighed: worth watching."
-                )
-        for c in members:
-            c.method += f" Benjamini\u2013Hochberg at q = {Q:.2f} across the {len(members)} units tested."
-
-
-def change_flags_decide(
-    candidates: list[Candidate], scores: ScoresLookup, *, seed: int, n_resamples: int = PERMUTATION_RESAMPLES
-) -> None:
-    """Permutation refinement, then Benjamini-Hochberg: sets every change candidate's severity."""
-    permutation_refine(candidates, scores, seed=seed, n_resamples=n_resamples)
-    apply_benjamini_hochberg(candidates)
-    for c in candidates:
-        if c.trend_cells and c.severity:
-            c.numbers["theil_sen_slope_per_cycle"] = theil_sen_per_cycle(c.trend_cells)
-
-
-# --- compound flags ---------------------------------------------------------------------------
-
-
-def capability_trap(
-    candidates: list[Candidate], history: Mapping[str, Mapping[str, list[CycleCell]]], label: str
-) -> None:
-    """Pressure rising (p < .05 by trend or shift) or its interval above 5.0, while psychological
-    safety falls (a flag that survived BH) in the cycle ``label``. Carries the severity of the safety
-    flag. Run after :func:`change_flags_decide`."""
-    falling = {c.unit_id: c for c in candidates if c.kind == "psych_safety_falling" and c.severity == FLAG}
-    rising = {
-        c.unit_id for c in candidates if c.kind == "pressure_rising" and c.p_value is not None and c.p_value < WATCH_P
-    }
-    for unit, safety in falling.items():
-        pressure_cells = history.get(unit, {}).get("pressure", [])
-        latest = pressure_cells[-1] if pressure_cells and pressure_cells[-1].label == label else None
-        high = latest is not None and latest.ci_low is not None and latest.ci_low > PRESSURE_HIGH_LINE
-        if unit in rising or high:
-            reason = (
-                "pressure to use AI is rising" if unit in rising else "pressure to use AI is high (interval above 5.0)"
-            )
-            candidates.append(
-                Candidate(
-                    unit,
-                    "capability_trap",
-                    "pressure",
-                    "compound",
-                    None,
-                    {
-                        "psych_safety": safety.numbers,
-                        "pressure_latest": None if latest is None else round(latest.value, 3),
-                    },
-                    "Psychological safety falling (flag after Benjamini\u2013Hochberg) together with pressure rising "
-                    "(p < .05) or its 95% interval above 5.0.",
-                    f"{safety.explanation.split(':')[0]}, and {reason}: the capability-trap pattern.",
-                    PLAYBOOK["capability_trap"][:3],
-                    None,
-                    FLAG,
-                )
-            )
-
-
-# --- formatting --------------------------------------------------------------------------------
-
-
-def theil_sen_per_cycle(cells: list[CycleCell]) -> float | None:
-    slope = theil_sen_slope([c.index for c in cells], [c.value for c in cells])
-    return None if math.isnan(slope) else round(slope, 4)
-
-
-def fmt(value: float | None, metric: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if metric in MEAN_METRICS:
-        return f"{value:.2f}"
-    return f"{value:.0%}"
+def questions_decide(questions: pd.DataFrame) -> None:
+    """Severity of every question: FLAG if it survives Benjamini-Hochberg at Q within its family
+    (one metric x one test, across the units given: a falling and a rising test of one metric
+    share one false-discovery budget), WATCH if it does not but p < WATCH_P. Adds the columns
+    q_value, family_size and severity ("" for neither)."""
+    questions["q_value"] = np.nan
+    questions["family_size"] = 0
+    questions["severity"] = ""
+    for _, members in questions.groupby(["metric", "test"], sort=False):
+        rejected, adjusted = benjamini_hochberg(members["p_value"].to_numpy(), q=Q)
+        questions.loc[members.index, "q_value"] = adjusted
+        questions.loc[members.index, "family_size"] = len(members)
+        watched = members["p_value"].to_numpy() < WATCH_P
+        questions.loc[members.index, "severity"] = np.where(rejected, FLAG, np.where(watched, WATCH, ""))

@@ -30,6 +30,8 @@ import pandas as pd  # type: ignore[import-untyped]
 from scipy import special  # type: ignore[import-untyped]
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
+from analytics import change_tests
+
 Alternative = Literal["two-sided", "less", "greater"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -562,23 +564,13 @@ def fisher_exact_test(a_success: int, a_n: int, b_success: int, b_n: int, *, alt
         odds_ratio, p_value = scipy_stats.fisher_exact(table, alternative=alternative)
         return FisherTest(odds_ratio=float(odds_ratio), p_value=float(p_value))
     successes, total = a_success + b_success, a_n + b_n
-    if 0 in (a_n, b_n, successes, total - successes):
-        return FisherTest(odds_ratio=math.nan, p_value=1.0)  # as scipy: a margin of 0 tests nothing
     failures_a, failures_b = a_n - a_success, b_n - b_success
-    odds_ratio = a_success * failures_b / (failures_a * b_success) if failures_a and b_success else math.inf
-    # One-sided p is a hypergeometric tail of a's successes given the margins; summed here from
-    # log-probabilities (scipy.stats.fisher_exact gives the same, at ~70 us a call).
-    low, high = max(0, a_n - (total - successes)), min(successes, a_n)
-    support = np.arange(low, high + 1, dtype=np.float64)
-    log_pmf = _log_choose(successes, support) + _log_choose(total - successes, a_n - support) - _log_choose(total, a_n)
-    pmf = np.exp(log_pmf)
-    tail = pmf[support <= a_success] if alternative == "less" else pmf[support >= a_success]
-    return FisherTest(odds_ratio=float(odds_ratio), p_value=float(min(1.0, tail.sum())))
-
-
-def _log_choose(n: float | FloatArray, k: float | FloatArray) -> FloatArray:
-    result: FloatArray = np.asarray(special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1))
-    return result
+    if 0 in (a_n, b_n, successes, total - successes):
+        odds_ratio = math.nan  # as scipy: a margin of 0 tests nothing
+    else:
+        odds_ratio = a_success * failures_b / (failures_a * b_success) if failures_a and b_success else math.inf
+    p_value = change_tests.fisher_one_sided(a_success, a_n, b_success, b_n, alternative=alternative)
+    return FisherTest(odds_ratio=float(odds_ratio), p_value=float(p_value))
 
 
 def cochran_armitage_trend(
@@ -613,19 +605,13 @@ def cochran_armitage_trend(
     observed = n > 0
     if np.unique(s[observed]).size < 2:
         return None
-    total = float(n.sum())
-    pooled = float(x.sum()) / total
-    if pooled in (0.0, 1.0):
-        return TrendTest(z=0.0, p_value=1.0)
-    s_bar = float(np.sum(n * s)) / total
-    statistic = float(np.sum(x * (s - s_bar)))
-    variance = pooled * (1 - pooled) * float(np.sum(n * (s - s_bar) ** 2))
-    z = statistic / math.sqrt(variance)
-    if alternative == "less":
-        p_value = float(special.ndtr(z))
-    elif alternative == "greater":
-        p_value = float(special.ndtr(-z))
-    else:
+    s = s - s[observed].min()  # scores from 0, as the column form wants them (it is shift-invariant)
+    one_sided: Literal["less", "greater"] = "greater" if alternative == "greater" else "less"
+    result = change_tests.cochran_armitage(
+        n.sum(), x.sum(), np.sum(n * s), np.sum(n * s * s), np.sum(x * s), alternative=one_sided
+    )
+    z, p_value = float(result.z), float(result.p_value)
+    if alternative == "two-sided":
         p_value = float(2 * special.ndtr(-abs(z)))
     return TrendTest(z=z, p_value=p_value)
 

@@ -1,8 +1,8 @@
 """False alarms and power of the change flags, by simulation (PRODUCT.md, "What reports flag").
 
-The decision logic is production's own (analytics.flag_tests: candidates from published cells, the
-Welch screen and permutation refinement, Benjamini-Hochberg per family, flag or watch, the
-capability trap), run on synthetic organisations instead of the database. Answers follow
+The decision logic is production's own (analytics.flag_tests: the questions asked of published
+cells, the Welch screen and permutation refinement, Benjamini-Hochberg per family, flag or watch;
+analytics.flag_candidates: the capability trap), run on synthetic organisations instead of the database. Answers follow
 surveys/demo.py's model with its constants: per-person traits scattered around a team level, a
 monthly mood, per-item noise, rounding to the scale; team sizes, response rates and the planted
 effects are the demo's. A cell with fewer than k = 5 answers is hidden, as in production.
@@ -10,18 +10,17 @@ effects are the demo's. A cell with fewer than k = 5 answers is hidden, as in pr
 Measured (seeded, so exact for this file; `pytest -s` prints them), 50 organisations:
 
 * no change, 50 x 45 = 2,250 unit-histories, flags for the newest closed cycle: share of units
-  with any change flag 0.0022 (SE 0.001), with a "worth watching" 0.078 (p < .05 on up to eight
+  with any change flag 0.0018 (SE 0.0009), with a "worth watching" 0.078 (p < .05 on up to eight
   one-sided tests per unit; a watch is never shown outside the unit's own report).
 * planted (43 of those stable teams + Payments + Growth per organisation), at the demo's newest
   closed cycle, where the planted trend is 80 % along (the current cycle is open): Payments'
   psychological safety falling flagged 1.00, its capability trap 1.00; Growth's Pilot ratio
-  rising 0.92 (SE about 0.04). Stable teams beside them: 0.0023 with any flag.
-* Runtime about 15 s, most of it the 1,999-resample permutation tests and the answer draws.
+  rising 0.92 (SE about 0.04). Stable teams beside them: 0.0019 with any flag.
+* Runtime about 7 s, most of it the 1,999-resample permutation tests and the answer draws.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,17 +29,18 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from analytics import flag_tests
+from analytics import flag_candidates
+from analytics.flag_candidates import Candidate, capability_trap, change_candidates
 from analytics.flag_tests import (
     FLAG,
     INTERNAL_KINDS,
     WATCH,
-    Candidate,
     CycleCell,
-    apply_benjamini_hochberg,
-    capability_trap,
-    change_candidates,
+    change_questions,
+    history_frame,
     permutation_refine,
+    permutation_wanted,
+    questions_decide,
 )
 from surveys.demo import GROWTH, ITEM_NOISE, MOOD_NOISE, PAYMENTS, PLANTED_SIZES, PLANTED_TRENDS, trend_position
 
@@ -172,20 +172,23 @@ def simulate_organisation(rng: np.random.Generator, *, seed: int) -> Replicate:
     paths = {f"u{i:02d}": "Stable" for i in range(UNITS)} | {"payments": PAYMENTS, "growth": GROWTH}
     units = {unit: simulate_team(rng, unit, path) for unit, path in paths.items()}
     newest = label_of(NEWEST_MONTHS_AGO)
-    per_unit: dict[str, list[Candidate]] = {}
-    for unit, simulated in units.items():
-        latest = {m: cells[-1] for m, cells in simulated.history.items() if cells and cells[-1].label == newest}
-        per_unit[unit] = change_candidates(unit, unit, simulated.history, latest)
+    history = history_frame(
+        (unit, metric, cell) for unit, simulated in units.items() for metric, cells in simulated.history.items()
+        for cell in cells
+    )  # fmt: skip
+    questions = change_questions(history, newest)
 
     def scores(unit: str, metric: str, label: str) -> FloatArray:
         return units[unit].scores[(metric, label)]
 
-    permutation_refine([c for cs in per_unit.values() for c in cs], scores, seed=seed, n_resamples=RESAMPLES)
+    samples = permutation_wanted(questions, history)
+    permutation_refine(questions, samples, scores, seed=seed, n_resamples=RESAMPLES)
 
     def decide(chosen: list[str]) -> dict[str, list[Candidate]]:
-        candidates = [copy.deepcopy(c) for unit in chosen for c in per_unit[unit]]
-        apply_benjamini_hochberg(candidates)
-        capability_trap(candidates, {unit: units[unit].history for unit in chosen}, newest)
+        mine = questions[questions["unit"].isin(chosen)].copy()
+        questions_decide(mine)
+        candidates = change_candidates(mine, history, {unit: unit for unit in chosen})
+        capability_trap(candidates, history[history["unit"].isin(chosen)], newest)
         grouped: dict[str, list[Candidate]] = {unit: [] for unit in chosen}
         for c in candidates:
             grouped[c.unit_id].append(c)
@@ -223,7 +226,7 @@ def replicates() -> Iterator[list[Replicate]]:
     with pytest.MonkeyPatch.context() as patch:
         # The Theil-Sen slope is only displayed beside the OLS test and decides nothing; it is a
         # third of the run time.
-        patch.setattr(flag_tests, "theil_sen_per_cycle", lambda cells: None)
+        patch.setattr(flag_candidates, "theil_sen_per_cycle", lambda cells: None)
         yield [simulate_organisation(rng, seed=1000 + replicate) for replicate in range(ORGANISATIONS)]
 
 

@@ -1,0 +1,196 @@
+"""Tests of change for many units at once, from per-cycle sufficient statistics.
+
+The flag stage asks the same few questions of every unit in the organisation (is safety falling
+here, is the Pilot ratio rising there): at 10,000 units, one Python call per test was most of the
+aggregation job. These functions take one array element per unit and answer them all in a few
+numpy operations. Each is the textbook test, computed from the sums a published cell keeps (n,
+sum, sum of squares), which determine it exactly; tests/analytics/test_change_tests.py checks every
+one against statsmodels or scipy on raw data, and analytics.stats' one-unit functions call them.
+
+Conventions: ``alternative`` is "less" (the quantity falls: negative slope, latest below the
+previous) or "greater"; a p-value is NaN where a test cannot be computed, and the caller decides
+what that means.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special  # type: ignore[import-untyped]
+from scipy import stats as scipy_stats  # type: ignore[import-untyped]
+
+OneSided = Literal["less", "greater"]
+FloatArray = npt.NDArray[np.float64]
+
+# Below this residual sum of squares a fit is exact (every score the same, or a perfect line):
+# the usual formula would divide by a rounding-error standard error and return noise.
+EXACT_FIT_SSE = 1e-12
+
+
+def _floats(values: npt.ArrayLike) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _check(alternative: str) -> None:
+    if alternative not in ("less", "greater"):
+        raise ValueError(f"alternative must be 'less' or 'greater'; got {alternative!r}")
+
+
+def t_tail(t: npt.ArrayLike, df: npt.ArrayLike, alternative: OneSided) -> FloatArray:
+    """One-sided p of a t statistic (scipy.special.stdtr is scipy.stats.t's CDF without its overhead)."""
+    _check(alternative)
+    t = _floats(t)
+    return _floats(special.stdtr(df, t if alternative == "less" else -t))
+
+
+def normal_tail(z: npt.ArrayLike, alternative: OneSided) -> FloatArray:
+    _check(alternative)
+    z = _floats(z)
+    return _floats(special.ndtr(z if alternative == "less" else -z))
+
+
+def _direction_p(difference: FloatArray, alternative: OneSided) -> FloatArray:
+    """p of an exact result: 0 if it lies (strictly) in the alternative's direction, else 1."""
+    towards = difference < 0 if alternative == "less" else difference > 0
+    return np.where(towards, 0.0, 1.0)
+
+
+class SlopeFits(NamedTuple):
+    slope: FloatArray
+    stderr: FloatArray
+    p_value: FloatArray
+
+
+def ols_trend(
+    n: npt.ArrayLike,
+    sum_x: npt.ArrayLike,
+    sum_xx: npt.ArrayLike,
+    sum_y: npt.ArrayLike,
+    sum_yy: npt.ArrayLike,
+    sum_xy: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> SlopeFits:
+    """OLS slope of individual scores y on the cycle index x, one-sided t test on n - 2 df.
+
+    Every argument is a sum over a unit's respondents (n of them), which is what the fit on the
+    raw scores needs. Keep x small (cycles counted from the unit's first one): months since year
+    0 are ~24,000, and sum_xx - sum_x^2 / n would cancel eight digits of the slope away.
+
+    NaN where the slope is not estimable (fewer than 3 respondents or a single cycle). An exact
+    fit (every score equal, or a perfect line) has standard error 0 and p 0 or 1 by direction.
+    """
+    _check(alternative)
+    n, sum_x, sum_xx = _floats(n), _floats(sum_x), _floats(sum_xx)
+    sum_y, sum_yy, sum_xy = _floats(sum_y), _floats(sum_yy), _floats(sum_xy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = sum_xx - sum_x * sum_x / n
+        sxy = sum_xy - sum_x * sum_y / n
+        estimable = (n >= 3) & (sxx > 0)
+        slope = np.where(estimable, sxy / sxx, np.nan)
+        sse = np.maximum(sum_yy - sum_y * sum_y / n - slope * sxy, 0.0)
+        exact = estimable & (sse <= EXACT_FIT_SSE)
+        stderr = np.where(exact, 0.0, np.sqrt(sse / (n - 2) / sxx))
+        stderr = np.where(estimable, stderr, np.nan)
+        p = t_tail(slope / stderr, n - 2, alternative)
+    p = np.where(exact, _direction_p(slope, alternative), p)
+    return SlopeFits(slope, stderr, np.where(estimable, p, np.nan))
+
+
+def welch(
+    n1: npt.ArrayLike,
+    sum1: npt.ArrayLike,
+    sum_sq1: npt.ArrayLike,
+    n2: npt.ArrayLike,
+    sum2: npt.ArrayLike,
+    sum_sq2: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> FloatArray:
+    """One-sided Welch t-test p of group 1's mean against group 2's, with Welch-Satterthwaite df.
+
+    NaN where a group has fewer than 2 scores. With no variance in either group the difference
+    is exact: p 0 or 1 by direction (1 when the means are equal).
+    """
+    _check(alternative)
+    n1, sum1, sum_sq1 = _floats(n1), _floats(sum1), _floats(sum_sq1)
+    n2, sum2, sum_sq2 = _floats(n2), _floats(sum2), _floats(sum_sq2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        testable = (n1 >= 2) & (n2 >= 2)
+        m1, m2 = sum1 / n1, sum2 / n2
+        w1 = np.maximum((sum_sq1 - n1 * m1 * m1) / (n1 - 1), 0.0) / n1  # variance of each mean
+        w2 = np.maximum((sum_sq2 - n2 * m2 * m2) / (n2 - 1), 0.0) / n2
+        se = np.sqrt(w1 + w2)
+        df = (w1 + w2) ** 2 / (w1 * w1 / (n1 - 1) + w2 * w2 / (n2 - 1))
+        p = t_tail((m1 - m2) / se, df, alternative)
+    p = np.where(se == 0, _direction_p(m1 - m2, alternative), p)
+    return np.where(testable, p, np.nan)
+
+
+class TrendTests(NamedTuple):
+    z: FloatArray
+    p_value: FloatArray
+
+
+def cochran_armitage(
+    n: npt.ArrayLike,
+    successes: npt.ArrayLike,
+    sum_ns: npt.ArrayLike,
+    sum_nss: npt.ArrayLike,
+    sum_xs: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> TrendTests:
+    """Cochran-Armitage test for a linear trend in proportions across cycles with scores s.
+
+    Per unit: n trials and ``successes`` in all, sum_ns = sum n_i s_i, sum_nss = sum n_i s_i^2
+    and sum_xs = sum x_i s_i over its cycles i. Armitage (1955) with the binomial variance under
+    H0 (pooled p, denominator N), as R's prop.trend.test:
+
+        T = sum x_i (s_i - s_bar),  Var(T) = p (1 - p) sum n_i (s_i - s_bar)^2,  z = T / sqrt(Var(T))
+
+    Scores should start at 0 (see ols_trend). NaN where fewer than two distinct scores carry
+    trials; z = 0 and p = 1 when every trial is a success or none is (nothing varies).
+    """
+    _check(alternative)
+    n, successes = _floats(n), _floats(successes)
+    sum_ns, sum_nss, sum_xs = _floats(sum_ns), _floats(sum_nss), _floats(sum_xs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = successes / n
+        s_bar = sum_ns / n
+        spread = sum_nss - n * s_bar * s_bar  # sum n_i (s_i - s_bar)^2
+        testable = (n > 0) & (spread > EXACT_FIT_SSE * np.maximum(sum_nss, 1.0))
+        varies = (pooled > 0) & (pooled < 1)
+        z = (sum_xs - successes * s_bar) / np.sqrt(pooled * (1 - pooled) * spread)
+    z = np.where(varies, z, 0.0)
+    p = np.where(varies, normal_tail(z, alternative), 1.0)
+    return TrendTests(np.where(testable, z, np.nan), np.where(testable, p, np.nan))
+
+
+def fisher_one_sided(
+    a_success: npt.ArrayLike,
+    a_n: npt.ArrayLike,
+    b_success: npt.ArrayLike,
+    b_n: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> FloatArray:
+    """One-sided Fisher's exact test of proportion a against proportion b ("less": a's is lower).
+
+    The p is a hypergeometric tail of a's successes given the table's margins, as
+    scipy.stats.fisher_exact computes it one table at a time. A margin of 0 tests nothing: p 1.
+    """
+    _check(alternative)
+    a_success, a_n = np.asarray(a_success, dtype=np.int64), np.asarray(a_n, dtype=np.int64)
+    b_success, b_n = np.asarray(b_success, dtype=np.int64), np.asarray(b_n, dtype=np.int64)
+    if np.any((a_success < 0) | (a_success > a_n) | (b_success < 0) | (b_success > b_n)):
+        raise ValueError("need 0 <= successes <= n in both groups")
+    total, successes = a_n + b_n, a_success + b_success
+    if alternative == "less":
+        p = scipy_stats.hypergeom.cdf(a_success, total, successes, a_n)
+    else:
+        p = scipy_stats.hypergeom.sf(a_success - 1, total, successes, a_n)
+    degenerate = (a_n == 0) | (b_n == 0) | (successes == 0) | (successes == total)
+    return np.where(degenerate, 1.0, np.minimum(_floats(p), 1.0))

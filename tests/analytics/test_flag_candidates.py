@@ -1,0 +1,121 @@
+"""What a flag says: level checks, the compound capability trap and the change candidates' words,
+on small history frames (no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.flag_candidates import Candidate, capability_trap, change_candidates, level_candidates
+from analytics.flag_tests import FLAG, WATCH, CycleCell, change_questions, history_frame, questions_decide
+
+LABEL = "2026-10"
+
+
+def level_cell(value: float, ci: tuple[float, float] | None = None, n: int = 8) -> CycleCell:
+    low, high = ci if ci else (None, None)
+    return CycleCell(24322, LABEL, n, value, value * n, value * value * n, low, high)
+
+
+def kinds(candidates: list[Candidate]) -> set[tuple[str, str]]:
+    return {(c.unit_id, c.kind) for c in candidates}
+
+
+def test_level_checks_fire_only_when_the_whole_interval_is_past_the_line():
+    history = history_frame(
+        [
+            ("low", "psych_safety", level_cell(4.2, (3.8, 4.9))),
+            ("crossing", "psych_safety", level_cell(4.6, (4.1, 5.1))),  # touches 5.0: not low
+            ("gap", "trust", level_cell(2.3, (1.9, 2.8))),
+            ("gap", "daily_use_share", level_cell(0.7)),
+            ("rare_use", "trust", level_cell(2.3, (1.9, 2.8))),
+            ("rare_use", "daily_use_share", level_cell(0.4)),  # most do not use AI daily: no gap
+            ("quiet", "responses", level_cell(40.0)),
+            ("answered", "responses", level_cell(80.0)),
+        ]
+    )
+    paths = {"low": "Org / Payments", "gap": "Org / Growth"}
+    found = level_candidates(history, LABEL, paths)
+    assert kinds(found) == {("low", "psych_safety_low"), ("gap", "trust_use_gap"), ("quiet", "low_response_rate")}
+    low = next(c for c in found if c.kind == "psych_safety_low")
+    assert low.numbers == {"mean": 4.2, "ci": [3.8, 4.9], "n": 8, "line": 5.0}
+    assert low.explanation.startswith("In Org / Payments, psychological safety is low: 4.20")
+    assert all(c.severity == FLAG and c.family is None and 2 <= len(c.actions) <= 3 for c in found)
+    # Another cycle's cells are not this cycle's levels.
+    assert level_candidates(history, "2026-09", paths) == []
+
+
+def falling_safety_history(unit: str, *, pressure_ci: tuple[float, float], pressure_rising: bool) -> list:
+    rng = np.random.default_rng(3)
+    rows = []
+    for offset in range(6):
+        safety = np.clip(np.rint(rng.normal(6.0 - 0.5 * offset, 0.6, 9)), 1, 7)
+        pressure = np.clip(np.rint(rng.normal(3.0 + (0.6 * offset if pressure_rising else 0), 0.6, 9)), 1, 7)
+        for metric, scores in (("psych_safety", safety), ("pressure", pressure)):
+            ci = pressure_ci if metric == "pressure" and offset == 5 else (None, None)
+            cell = CycleCell(24317 + offset, f"2026-{offset + 5:02d}", 9, float(scores.mean()), float(scores.sum()),
+                             float((scores**2).sum()), *ci)  # fmt: skip
+            rows.append((unit, metric, cell))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("pressure_ci", "rising", "reason"),
+    [((5.2, 6.1), False, "pressure to use AI is high"), ((3.0, 4.5), True, "pressure to use AI is rising")],
+)
+def test_capability_trap_needs_falling_safety_and_rising_or_high_pressure(pressure_ci, rising, reason):
+    history = history_frame(falling_safety_history("team", pressure_ci=pressure_ci, pressure_rising=rising))
+    questions = change_questions(history, "2026-10")
+    questions_decide(questions)
+    candidates = change_candidates(questions, history, {"team": "Org / Team"})
+    assert ("team", "psych_safety_falling") in {(c.unit_id, c.kind) for c in candidates if c.severity == FLAG}
+    capability_trap(candidates, history, "2026-10")
+    trap = [c for c in candidates if c.kind == "capability_trap"]
+    assert len(trap) == 1
+    assert reason in trap[0].explanation
+    safety_flags = [c.numbers for c in candidates if c.kind == "psych_safety_falling" and c.severity == FLAG]
+    assert trap[0].numbers["psych_safety"] in safety_flags
+
+
+def test_no_capability_trap_when_pressure_is_calm():
+    history = history_frame(falling_safety_history("team", pressure_ci=(2.5, 3.5), pressure_rising=False))
+    questions = change_questions(history, "2026-10")
+    questions_decide(questions)
+    candidates = change_candidates(questions, history, {})
+    capability_trap(candidates, history, "2026-10")
+    assert "capability_trap" not in {c.kind for c in candidates}
+
+
+def test_change_candidates_say_what_was_tested_and_how_sure_it_is():
+    history = history_frame(falling_safety_history("team", pressure_ci=(2.5, 3.5), pressure_rising=False))
+    questions = change_questions(history, "2026-10")
+    questions_decide(questions)
+    # Demote the trend to "worth watching", as a larger family would, to see both wordings.
+    trend_row = questions.index[(questions["kind"] == "psych_safety_falling") & (questions["test"] == "trend_ols")]
+    questions.loc[trend_row, "severity"] = WATCH
+    candidates = {(c.kind, c.test): c for c in change_candidates(questions, history, {"team": "Org / Team"})}
+    trend = candidates[("psych_safety_falling", "trend_ols")]
+    assert trend.explanation.startswith("In Org / Team, psychological safety is falling: across the last 6")
+    assert trend.explanation.endswith("worth watching.")
+    assert trend.numbers["cycles"] == [f"2026-{m:02d}" for m in range(5, 11)]
+    assert trend.numbers["respondents"] == 54
+    assert trend.numbers["theil_sen_slope_per_cycle"] < 0
+    assert "Benjamini\u2013Hochberg at q = 0.10 across the 1 units tested." in trend.method
+    shift = candidates[("psych_safety_falling", "shift_permutation")]
+    assert shift.severity == FLAG
+    assert "(Welch's t-test" in shift.method  # not refined by a permutation test here
+    assert shift.numbers["previous"]["cycles"] == ["2026-07", "2026-08", "2026-09"]
+    shift_row = (questions["kind"] == "psych_safety_falling") & (questions["test"] == "shift_permutation")
+    assert shift.p_value == pytest.approx(float(questions.loc[shift_row, "p_value"].iloc[0]))
+    # Questions that came out as neither never become candidates.
+    assert not any(c.kind == "pressure_rising" for c in candidates.values())
+
+
+def test_empty_history_gives_no_candidates():
+    empty = history_frame([])
+    questions = change_questions(empty, LABEL)
+    questions_decide(questions)
+    assert change_candidates(questions, empty, {}) == []
+    assert level_candidates(empty, LABEL, {}) == []
+    assert isinstance(questions, pd.DataFrame)
