@@ -66,7 +66,8 @@ class UnitSnapshot(models.Model):
 class MetricCell(models.Model):
     """One (unit, cycle, metric). Hidden cells keep only the fact that they are hidden."""
 
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint below leads with the cycle and serves it.
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
     unit_id = models.UUIDField()
     metric = models.CharField(max_length=48)
     published = models.BooleanField()
@@ -91,8 +92,9 @@ class MetricCell(models.Model):
                 name="hidden_cells_store_no_numbers",
             ),
         ]
-        # Used by reports: one unit's history of one metric, and a cycle's whole table.
-        indexes = [models.Index(fields=["unit_id", "metric"], name="cell_unit_metric")]
+        # Every read names its cycles (a cycle's table; a unit's history as cycle_id = ANY(...)),
+        # which the unique index serves. An index on (unit_id, metric) alone would take a random
+        # page per written cell, the bulk of writing a large cycle (docs/decisions.md).
 
     def __str__(self) -> str:
         return f"{self.cycle} {self.unit_id} {self.metric}"
@@ -101,7 +103,8 @@ class MetricCell(models.Model):
 class ItemDistribution(models.Model):
     """Three bins per item, stored only where the cell may show a distribution (n >= 2k)."""
 
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint below leads with the cycle and serves it.
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
     unit_id = models.UUIDField()
     item = models.CharField(max_length=32)
     unfavourable = models.PositiveIntegerField()
@@ -119,7 +122,8 @@ class CellHistogram(models.Model):
     """Value counts of a published cell's per-respondent score, for the permutation tests of later
     cycles (a difference in means needs only the multiset of values). Internal to the job."""
 
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint below leads with the cycle and serves it.
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
     unit_id = models.UUIDField()
     variable = models.CharField(max_length=48)
     counts = models.JSONField(help_text="[[value, count], ...]")

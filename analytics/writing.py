@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 import pandas as pd
 from django.db import connection, models
@@ -30,126 +27,91 @@ def cycle_results_write(cycle: Cycle, tree: OrgTree, computed: CycleCells) -> No
     for model in (Flag, MetricCell, ItemDistribution, CellHistogram, UnitSnapshot):
         model.objects.filter(cycle=cycle).delete()
     children = tree.children()
-    rows_insert(
+    frame_insert(
         UnitSnapshot,
-        ["cycle_id", "unit_id", "parent_id", "path", "level", "depth"],
-        (
-            (
-                cycle.pk,
-                uuid.UUID(unit),
-                uuid.UUID(parent) if parent else None,
-                tree.path(unit),
-                tree.level(unit, children),
-                len(tree.ancestors(unit)) - 1,
-            )
-            for unit, parent in tree.parents.items()
+        pd.DataFrame(
+            [
+                (cycle.pk, unit, parent, tree.path(unit), tree.level(unit, children), len(tree.ancestors(unit)) - 1)
+                for unit, parent in tree.parents.items()
+            ],
+            columns=["cycle_id", "unit_id", "parent_id", "path", "level", "depth"],
         ),
     )
-    cells = computed.cells
-    if connection.vendor == "postgresql":
-        _cells_copy(cycle, cells)
-    else:
-        _cells_insert(cycle, cells)
-    distributions = computed.distributions
-    rows_insert(
+    # Sorted by unit: the cycle's index entries then go in order (the unique indexes lead with the
+    # cycle, whose rows are all new), instead of one random page per row of a large index.
+    cells = computed.cells.sort_values(["unit_id", "metric"], kind="stable")
+    frame_insert(
+        MetricCell,
+        pd.DataFrame(
+            {
+                "cycle_id": cycle.pk,
+                "unit_id": cells["unit_id"].astype(str),
+                "metric": cells["metric"],
+                "published": cells["published"].astype(bool),
+                "hidden_because": cells["hidden_because"],
+                "n": pd.array(cells["n"], dtype="Int64"),
+                **{name: pd.to_numeric(cells[name], errors="coerce") for name in NUMBER_FIELDS},
+                # Most cells carry no extra figures: one shared "{}" instead of a json.dumps each.
+                "extra": [json.dumps(extra) if extra else "{}" for extra in cells["extra"]],
+            }
+        ),
+    )
+    distributions = computed.distributions.sort_values(["unit_id", "item"], kind="stable")
+    frame_insert(
         ItemDistribution,
-        ["cycle_id", "unit_id", "item", "unfavourable", "neutral", "favourable"],
-        (
-            (cycle.pk, uuid.UUID(unit_id), item, int(low), int(middle), int(high))
-            for unit_id, item, low, middle, high in zip(
-                distributions["unit_id"], distributions["item"], distributions["unfavourable"],
-                distributions["neutral"], distributions["favourable"], strict=True,
-            )
+        pd.DataFrame(
+            {
+                "cycle_id": cycle.pk,
+                "unit_id": distributions["unit_id"].astype(str),
+                "item": distributions["item"],
+                **{name: distributions[name].astype("int64") for name in ("unfavourable", "neutral", "favourable")},
+            }
         ),
-    )  # fmt: skip
-    histograms = computed.histograms
-    rows_insert(
+    )
+    histograms = computed.histograms.sort_values(["unit_id", "variable"], kind="stable")
+    frame_insert(
         CellHistogram,
-        ["cycle_id", "unit_id", "variable", "counts"],
-        (
-            (cycle.pk, uuid.UUID(unit_id), variable, counts)
-            for unit_id, variable, counts in zip(
-                histograms["unit_id"], histograms["variable"], histograms["counts"], strict=True
-            )
+        pd.DataFrame(
+            {
+                "cycle_id": cycle.pk,
+                "unit_id": histograms["unit_id"].astype(str),
+                "variable": histograms["variable"],
+                "counts": [json.dumps(counts) for counts in histograms["counts"]],
+            }
         ),
     )
 
 
-CELL_FIELDS = ["cycle_id", "unit_id", "metric", "published", "hidden_because", "n", "value", "ci_low", "ci_high",
-               "total", "total_sq", "extra"]  # fmt: skip
+NUMBER_FIELDS = ("value", "ci_low", "ci_high", "total", "total_sq")
 
 
-def _cells_copy(cycle: Cycle, cells: pd.DataFrame) -> None:
-    """The cells as one CSV stream written by pandas' C writer: the bulk of a cycle's rows."""
+def copy_available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def frame_insert(model: type[models.Model], frame: pd.DataFrame) -> None:
+    """Inserts a frame whose columns are field names (``cycle_id`` for a foreign key; JSON
+    fields as JSON text). On PostgreSQL one CSV stream written by pandas' C writer goes in through
+    COPY; elsewhere the rows go through bulk_create."""
+    if not copy_available():
+        json_fields = [name for name in frame.columns if isinstance(model._meta.get_field(name), models.JSONField)]
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        for record in records:
+            for name in json_fields:
+                record[name] = json.loads(record[name])
+        model._default_manager.bulk_create((model(**record) for record in records), batch_size=5000)
+        return
     from psycopg import sql
 
-    frame = pd.DataFrame(
-        {
-            "cycle_id": cycle.pk,
-            "unit_id": cells["unit_id"].astype(str),
-            "metric": cells["metric"],
-            "published": cells["published"].astype(bool),
-            "hidden_because": cells["hidden_because"],
-            "n": pd.array(cells["n"], dtype="Int64"),
-            **{name: pd.to_numeric(cells[name], errors="coerce") for name in ("value", "ci_low", "ci_high")},
-            **{name: pd.to_numeric(cells[name], errors="coerce") for name in ("total", "total_sq")},
-            "extra": [json.dumps(extra or {}) for extra in cells["extra"]],
-        },
-        columns=CELL_FIELDS,
-    )
     # NULL is \N so that an empty string (hidden_because of a published cell) stays a string.
     buffer = io.StringIO()
     frame.to_csv(buffer, header=False, index=False, na_rep="\\N")
-    columns = sql.SQL(", ").join(sql.Identifier(_column(MetricCell, name)) for name in CELL_FIELDS)
+    columns = sql.SQL(", ").join(sql.Identifier(_column(model, name)) for name in frame.columns)
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
-        table=sql.Identifier(MetricCell._meta.db_table), columns=columns
+        table=sql.Identifier(model._meta.db_table), columns=columns
     )
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         copy.write(buffer.getvalue())
-
-
-def _cells_insert(cycle: Cycle, cells: pd.DataFrame) -> None:
-    rows_insert(
-        MetricCell,
-        CELL_FIELDS,
-        (
-            (
-                cycle.pk, uuid.UUID(unit_id), metric, bool(published), hidden_because,
-                None if pd.isna(n) else int(n), _number(value), _number(ci_low), _number(ci_high),
-                _number(total), _number(total_sq), extra or {},
-            )
-            for unit_id, metric, published, hidden_because, n, value, ci_low, ci_high, total, total_sq, extra in zip(
-                cells["unit_id"], cells["metric"], cells["published"], cells["hidden_because"], cells["n"],
-                cells["value"], cells["ci_low"], cells["ci_high"], cells["total"], cells["total_sq"],
-                cells["extra"], strict=True,
-            )
-        ),
-    )  # fmt: skip
-
-
-def rows_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Inserts plain rows (values in ``fields`` order; ``cycle_id``-style names for foreign keys)."""
-    meta = model._meta
-    json_positions = [i for i, name in enumerate(fields) if isinstance(meta.get_field(name), models.JSONField)]
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(
-            (model(**dict(zip(fields, row, strict=True))) for row in rows), batch_size=5000
-        )
-        return
-    from psycopg import sql
-    from psycopg.types.json import Jsonb
-
-    columns = [sql.Identifier(_column(model, name)) for name in fields]
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-        table=sql.Identifier(meta.db_table), columns=sql.SQL(", ").join(columns)
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            if json_positions:
-                row = list(row)
-                for position in json_positions:
-                    row[position] = Jsonb(row[position])
-            copy.write_row(row)
 
 
 def _column(model: type[models.Model], name: str) -> str:
@@ -157,9 +119,3 @@ def _column(model: type[models.Model], name: str) -> str:
     if not isinstance(field, models.Field) or field.column is None:
         raise ValueError(f"{model.__name__}.{name} is not a stored column")
     return field.column
-
-
-def _number(value: object) -> float | None:
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
-        return None
-    return float(value)  # type: ignore[arg-type]
