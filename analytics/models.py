@@ -66,8 +66,10 @@ class UnitSnapshot(models.Model):
 class MetricCell(models.Model):
     """One (unit, cycle, metric). Hidden cells keep only the fact that they are hidden."""
 
-    # No index of its own: the unique constraint below leads with the cycle and serves it.
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own (the unique constraint below leads with the cycle) and no database
+    # constraint: a cycle writes hundreds of thousands of these rows, each of which would queue
+    # a foreign-key check at commit. Django still cascades a deleted cycle (docs/decisions.md).
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     unit_id = models.UUIDField()
     metric = models.CharField(max_length=48)
     published = models.BooleanField()
@@ -103,8 +105,10 @@ class MetricCell(models.Model):
 class ItemDistribution(models.Model):
     """Three bins per item, stored only where the cell may show a distribution (n >= 2k)."""
 
-    # No index of its own: the unique constraint below leads with the cycle and serves it.
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own (the unique constraint below leads with the cycle) and no database
+    # constraint: a cycle writes hundreds of thousands of these rows, each of which would queue
+    # a foreign-key check at commit. Django still cascades a deleted cycle (docs/decisions.md).
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     unit_id = models.UUIDField()
     item = models.CharField(max_length=32)
     unfavourable = models.PositiveIntegerField()
@@ -122,8 +126,10 @@ class CellHistogram(models.Model):
     """Value counts of a published cell's per-respondent score, for the permutation tests of later
     cycles (a difference in means needs only the multiset of values). Internal to the job."""
 
-    # No index of its own: the unique constraint below leads with the cycle and serves it.
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No index of its own (the unique constraint below leads with the cycle) and no database
+    # constraint: a cycle writes hundreds of thousands of these rows, each of which would queue
+    # a foreign-key check at commit. Django still cascades a deleted cycle (docs/decisions.md).
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     unit_id = models.UUIDField()
     variable = models.CharField(max_length=48)
     counts = models.JSONField(help_text="[[value, count], ...]")

@@ -250,6 +250,16 @@ def test_running_twice_writes_identical_rows(org, closed):
     assert snapshot(closed.cycle) == first
 
 
+def test_deleting_a_cycle_deletes_its_stored_results(org, closed):
+    # The bulk tables have no database foreign key (decisions.md 22): Django's cascade must do it.
+    aggregate_cycle(cycle=closed.cycle)
+    stored = (MetricCell, ItemDistribution, CellHistogram)
+    assert all(model.objects.filter(cycle=closed.cycle).exists() for model in stored)
+    cycle_id = closed.cycle.pk
+    closed.cycle.delete()
+    assert not any(model.objects.filter(cycle_id=cycle_id).exists() for model in stored)
+
+
 def test_an_interrupted_run_is_redone_on_the_next_run(org, closed, monkeypatch):
     import analytics.flags
 
