@@ -151,6 +151,7 @@ class _Tree(Generic[UnitId]):
     parents: dict[UnitId, UnitId | None]
     children: dict[UnitId, tuple[UnitId, ...]]
     postorder: tuple[UnitId, ...]  # every unit after all of its descendants; deterministic
+    ordered: tuple[UnitId, ...]  # every unit in sorted order, the order decisions are returned in
 
 
 #: A unit tree as ``parents`` (unit -> parent) or already indexed by :func:`unit_tree`; callers
@@ -198,19 +199,25 @@ def _build_tree(parents: Mapping[UnitId, UnitId | None]) -> _Tree[UnitId]:
         # Units unreachable from any root sit on a cycle.
         on_cycle = sorted(set(parents) - set(postorder))
         raise ValueError(f"the unit tree has a cycle through {on_cycle[:5]!r}")
-    return _Tree(parents=dict(parents), children=children, postorder=tuple(postorder))
+    return _Tree(parents=dict(parents), children=children, postorder=tuple(postorder), ordered=tuple(sorted(parents)))
 
 
 def _subtree_counts(tree: _Tree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
-    for unit, count in direct_n.items():
-        if unit not in tree.parents:
-            # Respondents on a unit outside the tree would vanish from every ancestor's n.
-            raise ValueError(f"direct_n has unknown unit {unit!r}")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"direct_n[{unit!r}] must be a non-negative int, got {count!r}")
-    counts: dict[UnitId, int] = {}
-    for unit in tree.postorder:
-        counts[unit] = direct_n.get(unit, 0) + sum(counts[child] for child in tree.children[unit])
+    unknown = direct_n.keys() - tree.parents.keys()
+    if unknown:
+        # Respondents on a unit outside the tree would vanish from every ancestor's n.
+        raise ValueError(f"direct_n has unknown unit {sorted(unknown, key=repr)[0]!r}")
+    # bool is an int, but a count of True respondents is a bug upstream; so is a numpy integer here.
+    if not all(type(count) is int and count >= 0 for count in direct_n.values()):
+        unit, count = next((u, c) for u, c in direct_n.items() if type(c) is not int or c < 0)
+        raise ValueError(f"direct_n[{unit!r}] must be a non-negative int, got {count!r}")
+    counts: dict[UnitId, int] = dict.fromkeys(tree.postorder, 0)
+    counts.update(direct_n)
+    parents = tree.parents
+    for unit in tree.postorder:  # children first: a unit's count is final when it is added upward
+        parent = parents[unit]
+        if parent is not None:
+            counts[parent] += counts[unit]
     return counts
 
 
@@ -277,7 +284,10 @@ def _suppress(
         if unit not in published:
             frontier[unit] = below
             continue
-        residual = counts[unit] - sum(counts[d] for d in below)
+        residual = counts[unit] - sum(map(counts.__getitem__, below))
+        if not 0 < residual < threshold:  # passes as it is (most units): nothing to hide below it
+            frontier[unit] = below
+            continue
         heap = [(counts[d], d) for d in below]
         heapq.heapify(heap)
         while 0 < residual < threshold:
@@ -319,7 +329,7 @@ def decide_publication(parents: Parents[UnitId], direct_n: Mapping[UnitId, int],
 def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
     published, hidden_complementary = _suppress(tree, counts, tree.postorder, k)
     decisions: dict[UnitId, Decision] = {}
-    for unit in sorted(tree.parents):
+    for unit in tree.ordered:
         if unit in published:
             decisions[unit] = Decision(published=True, n=counts[unit])
         elif unit in hidden_complementary:

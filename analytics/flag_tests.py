@@ -111,8 +111,8 @@ def series_cells(history: pd.DataFrame, keys: Collection[tuple[str, str]]) -> di
     """(unit, metric) -> its published cells, oldest first, for the few series a caller names."""
     if not keys:
         return {}
-    wanted = pd.MultiIndex.from_tuples(list(keys), names=["unit", "metric"])
-    rows = history[pd.MultiIndex.from_frame(history[["unit", "metric"]]).isin(wanted)]
+    wanted = pd.DataFrame(list(keys), columns=["unit", "metric"])
+    rows = history[history["unit"].isin(wanted["unit"].unique())].merge(wanted, on=["unit", "metric"])
     out: dict[tuple[str, str], list[CycleCell]] = defaultdict(list)
     for row in rows.sort_values("index", kind="stable").itertuples(index=False):
         out[(row.unit, row.metric)].append(

@@ -12,8 +12,10 @@ pure core (analytics.flag_tests decides, analytics.flag_candidates words it) and
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -138,14 +140,26 @@ def _histogram_scores(samples: Collection[ShiftSample]) -> ScoresLookup:
         return _no_scores
     labels = {label for s in samples for label in (s.latest, *s.previous)}
     cycles = {c.label: c.pk for c in Cycle.objects.filter(status=Cycle.Status.CLOSED) if c.label in labels}
-    histograms = {
-        (str(unit), variable, cycle_id): counts
-        for unit, variable, cycle_id, counts in CellHistogram.objects.filter(
-            unit_id__in={uuid.UUID(s.unit) for s in samples},
-            variable__in={s.metric for s in samples},
-            cycle_id__in=cycles.values(),
+    units, variables = sorted({s.unit for s in samples}), sorted({s.metric for s in samples})
+    if connection.vendor == "postgresql":  # thousands of JSON rows: COPY, not model instances
+        query = sql.SQL(
+            "SELECT unit_id, variable, cycle_id, counts FROM {table} "
+            "WHERE cycle_id = ANY({cycles}) AND variable = ANY({variables}) AND unit_id = ANY({units}::uuid[])"
+        ).format(
+            table=sql.Identifier(CellHistogram._meta.db_table),
+            cycles=sql.Literal(sorted(cycles.values())),
+            variables=sql.Literal(variables),
+            units=sql.Literal(units),
+        )
+        frame = copy_to_frame(query, {"unit_id": str, "variable": str, "cycle_id": np.int64, "counts": str})
+        rows: Iterable[tuple[Any, str, int, Any]] = zip(
+            frame["unit_id"], frame["variable"], frame["cycle_id"], map(json.loads, frame["counts"]), strict=True
+        )
+    else:
+        rows = CellHistogram.objects.filter(
+            unit_id__in=[uuid.UUID(unit) for unit in units], variable__in=variables, cycle_id__in=cycles.values()
         ).values_list("unit_id", "variable", "cycle_id", "counts")
-    }
+    histograms = {(str(unit), variable, int(cycle_id)): counts for unit, variable, cycle_id, counts in rows}
 
     def scores(unit: str, metric: str, label: str) -> npt.NDArray[np.float64]:
         return expand_histogram(histograms.get((unit, metric, cycles[label])))

@@ -52,14 +52,21 @@ NUMERIC_VARIABLES = [
 
 def answers_wide(answers: pd.DataFrame) -> pd.DataFrame:
     """Long answers (response_id, team_id, item, value) to one row per response, one column per
-    item, plus team_id. Missing items are NaN."""
+    item, plus team_id. Missing items are NaN. Rows and columns sorted, as DataFrame.pivot gives."""
     if answers.empty:
         return pd.DataFrame(columns=["team_id"]).rename_axis("response_id")
-    # pivot, not pivot_table: (response, item) is unique by constraint, and pivot is much faster.
-    wide = answers.pivot(index="response_id", columns="item", values="value")  # noqa: PD010
-    teams = answers.drop_duplicates("response_id").set_index("response_id")["team_id"]
-    wide["team_id"] = teams.reindex(wide.index)
-    wide.columns.name = None
+    # Codes and one fancy-indexed assignment: half the time of DataFrame.pivot on 2 M answers.
+    response_codes, responses = pd.factorize(answers["response_id"], sort=True)
+    item_codes, items = pd.factorize(answers["item"], sort=True)
+    cells = response_codes.astype(np.int64) * len(items) + item_codes
+    if np.bincount(cells).max() > 1:  # the database's unique constraint; a bug if it ever fires
+        raise ValueError("answers hold a response with two answers to one item")
+    matrix = np.full((len(responses), len(items)), np.nan)
+    matrix[response_codes, item_codes] = answers["value"].to_numpy(dtype=np.float64)
+    wide = pd.DataFrame(matrix, index=pd.Index(responses, name="response_id"), columns=pd.Index(items))
+    team = np.empty(len(responses), dtype=object)
+    team[response_codes] = answers["team_id"].to_numpy()  # a response's answers share its team
+    wide["team_id"] = pd.array(team, dtype=answers["team_id"].dtype)
     return wide
 
 
