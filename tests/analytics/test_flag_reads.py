@@ -12,8 +12,9 @@ from django.db import connection
 
 from analytics import flags
 from analytics.aggregation import aggregate_cycle
-from analytics.flag_tests import ShiftSample
+from analytics.flag_tests import CHANGE_METRICS, HISTORY_WINDOW, CycleCell, ShiftSample, change_questions, history_frame
 from analytics.models import CellHistogram, MetricCell
+from surveys.models import Cycle, InstrumentVersion
 from tests.analytics.builders import cycle_run, org_build, standard_answers
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,53 @@ def test_history_and_histograms_by_copy_equal_the_orm(require_postgres, two_cycl
             np.testing.assert_array_equal(by_copy, scores_by_orm(sample.unit, sample.metric, label))
             compared += by_copy.size
     assert compared > 100
+
+
+def test_the_history_read_looks_back_only_where_recent_cycles_have_gaps():
+    """Series published in each of the last six cycles are read from those; a series with a
+    hidden cell among them reaches further back. The questions asked are those of the full window."""
+    version = InstrumentVersion.latest()
+    cycles = []
+    for months_ago in range(HISTORY_WINDOW + 1, 0, -1):  # one more than the window: it must be ignored
+        year, month0 = divmod(2026 * 12 + 10 - months_ago, 12)
+        month = dt.date(year, month0 + 1, 1)
+        cycles.append(Cycle.objects.create(month=month, status=Cycle.Status.CLOSED, instrument_version=version, k=5,
+                                           comment_threshold=10, pilot_cutoff=5.0, opened_on=month, closes_on=month,
+                                           closed_on=month))  # fmt: skip
+    rng = np.random.default_rng(5)
+    hidden = {("gappy", "psych_safety"): {1, 3}, ("sparse", "pilot_ratio"): {0, 2, 4, 6, 8}}  # months ago
+    units = {"steady": "00000000-0000-4000-8000-000000000001", "gappy": "00000000-0000-4000-8000-000000000002",
+             "sparse": "00000000-0000-4000-8000-000000000003"}  # fmt: skip
+    expected = []
+    for position, cycle in enumerate(cycles):
+        months_ago = len(cycles) - 1 - position
+        for name, unit in units.items():
+            for metric in CHANGE_METRICS:
+                n = int(rng.integers(5, 12))
+                scores = (
+                    rng.integers(0, 2, n) if metric in ("pilot_ratio", "workslop_prevalence") else rng.normal(5, 1, n)
+                )
+                published = months_ago not in hidden.get((name, metric), set())
+                MetricCell.objects.create(
+                    cycle=cycle, unit_id=unit, metric=metric, published=published,
+                    **({"n": n, "value": float(scores.mean()), "total": float(scores.sum()),
+                        "total_sq": float((scores**2).sum())} if published else {"hidden_because": "below_threshold"}),
+                )  # fmt: skip
+                if published and months_ago < HISTORY_WINDOW:
+                    index = cycle.month.year * 12 + cycle.month.month
+                    cell = CycleCell(index, cycle.label, n, float(scores.mean()), float(scores.sum()),
+                                     float((scores**2).sum()), None, None)  # fmt: skip
+                    expected.append((unit, metric, cell))
+    latest = cycles[-1]
+    read = flags._published_history(latest)
+    full = history_frame(expected)
+
+    def asked(history: pd.DataFrame) -> pd.DataFrame:
+        return change_questions(history, latest.label).sort_values(["unit", "kind", "test"], ignore_index=True)
+
+    pd.testing.assert_frame_equal(asked(read), asked(full))
+    looked_back = read[read["index"] < latest.month.year * 12 + latest.month.month - 5]
+    assert set(zip(looked_back["unit"], looked_back["metric"], strict=True)) == {
+        (units["gappy"], "psych_safety"), (units["sparse"], "pilot_ratio")
+    }  # fmt: skip
+    assert len(asked(read)) > 10
