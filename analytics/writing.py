@@ -11,7 +11,10 @@ import io
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as arrow_csv
 from django.db import connection, models
+from psycopg import sql
 
 from analytics.compute import CycleCells
 from analytics.models import CellHistogram, Flag, ItemDistribution, MetricCell, UnitSnapshot
@@ -101,17 +104,19 @@ def frame_insert(model: type[models.Model], frame: pd.DataFrame) -> None:
                 record[name] = json.loads(record[name])
         model._default_manager.bulk_create((model(**record) for record in records), batch_size=5000)
         return
-    from psycopg import sql
-
-    # NULL is \N so that an empty string (hidden_because of a published cell) stays a string.
-    buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False, na_rep="\\N")
+    # Arrow's CSV writer is an order of magnitude faster than DataFrame.to_csv (its floats are the
+    # shortest text that reads back to the same double). It writes NULL (and NaN) as an unquoted
+    # empty field and every string quoted, "" included: exactly PostgreSQL's CSV conventions.
+    buffer = io.BytesIO()
+    arrow_csv.write_csv(
+        pa.Table.from_pandas(frame, preserve_index=False), buffer, arrow_csv.WriteOptions(include_header=False)
+    )
     columns = sql.SQL(", ").join(sql.Identifier(_column(model, name)) for name in frame.columns)
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)").format(
         table=sql.Identifier(model._meta.db_table), columns=columns
     )
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(buffer.getbuffer())
 
 
 def _column(model: type[models.Model], name: str) -> str:
