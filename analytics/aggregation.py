@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.compute import Partials, cells_compute, partials_compute
+from analytics.compute import Partials, cells_compute, partials_compute, series_dict
 from analytics.disclosure import comment_listing
 from analytics.models import (
     AggregationStage,
@@ -237,7 +237,7 @@ def aggregate_cycle(
         with fill_stage(cycle, STAGE_FLAGS), transaction.atomic():
             flags = flags_compute_for_cycle(cycle=cycle, tree=tree)
         with fill_stage(cycle, STAGE_COMMENTS), transaction.atomic():
-            released = comments_release(cycle=cycle, tree=tree, respondents=partials.respondents.to_dict())
+            released = comments_release(cycle=cycle, tree=tree, respondents=series_dict(partials.respondents))
     cells = computed.cells
     return AggregationSummary(
         cycle=cycle.label,

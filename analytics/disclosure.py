@@ -152,6 +152,9 @@ class _Tree(Generic[UnitId]):
     children: dict[UnitId, tuple[UnitId, ...]]
     postorder: tuple[UnitId, ...]  # every unit after all of its descendants; deterministic
     ordered: tuple[UnitId, ...]  # every unit in sorted order, the order decisions are returned in
+    # Units with children, children first. Only they can fail R5 (a leaf's residual is its own n),
+    # so the suppression pass visits these, not the thousands of leaf teams.
+    internal_postorder: tuple[UnitId, ...]
 
 
 #: A unit tree as ``parents`` (unit -> parent) or already indexed by :func:`unit_tree`; callers
@@ -199,7 +202,13 @@ def _build_tree(parents: Mapping[UnitId, UnitId | None]) -> _Tree[UnitId]:
         # Units unreachable from any root sit on a cycle.
         on_cycle = sorted(set(parents) - set(postorder))
         raise ValueError(f"the unit tree has a cycle through {on_cycle[:5]!r}")
-    return _Tree(parents=dict(parents), children=children, postorder=tuple(postorder), ordered=tuple(sorted(parents)))
+    return _Tree(
+        parents=dict(parents),
+        children=children,
+        postorder=tuple(postorder),
+        ordered=tuple(sorted(parents)),
+        internal_postorder=tuple(unit for unit in postorder if children[unit]),
+    )
 
 
 def _subtree_counts(tree: _Tree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
@@ -271,16 +280,17 @@ def _suppress(
     """
     published = {unit for unit in candidates if counts[unit] >= threshold}
     hidden_complementary: set[UnitId] = set()
-    # frontier[u]: u's nearest published proper descendants, final once u has been visited.
+    # frontier[u]: u's nearest published proper descendants, final once u has been visited. A
+    # leaf's is empty and never stored: a published leaf passes (its residual is its n >= k).
     frontier: dict[UnitId, list[UnitId]] = {}
-    for unit in tree.postorder:
+    for unit in tree.internal_postorder:
         below: list[UnitId] = []
         for child in tree.children[unit]:
             if child in published:
                 below.append(child)
             else:
                 # A hidden child is skipped over; only its parent ever reads its frontier.
-                below.extend(frontier.pop(child))
+                below.extend(frontier.pop(child, ()))
         if unit not in published:
             frontier[unit] = below
             continue
@@ -296,7 +306,7 @@ def _suppress(
             published.discard(victim)
             hidden_complementary.add(victim)
             # frontier[victim] was left as its final heap content when the victim was visited.
-            grandchildren = frontier[victim]
+            grandchildren = frontier.get(victim, ())
             residual += counts[victim] - sum(counts[d] for d in grandchildren)
             for d in grandchildren:
                 heapq.heappush(heap, (counts[d], d))
@@ -329,13 +339,20 @@ def decide_publication(parents: Parents[UnitId], direct_n: Mapping[UnitId, int],
 def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
     published, hidden_complementary = _suppress(tree, counts, tree.postorder, k)
     decisions: dict[UnitId, Decision] = {}
+    # Decisions are frozen values: one instance per (n, reason), not one per unit and metric.
+    made: dict[tuple[int, Reason], Decision] = {}
     for unit in tree.ordered:
+        n = counts[unit]
         if unit in published:
-            decisions[unit] = Decision(published=True, n=counts[unit])
+            key: tuple[int, Reason] = (n, "")
         elif unit in hidden_complementary:
-            decisions[unit] = Decision(published=False, n=counts[unit], reason="complementary")
+            key = (n, "complementary")
         else:
-            decisions[unit] = Decision(published=False, n=counts[unit], reason="below_threshold")
+            key = (n, "below_threshold")
+        decision = made.get(key)
+        if decision is None:
+            decision = made[key] = Decision(published=key[1] == "", n=n, reason=key[1])
+        decisions[unit] = decision
     return decisions
 
 
