@@ -422,9 +422,14 @@ def theil_sen_slope(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     when fewer than 2 distinct x values remain.
     """
     x_array, y_array = _paired_finite(x, y)
-    if np.unique(x_array).size < 2:
+    # Every pair with distinct x, as scipy.stats.theilslopes takes them (without its confidence
+    # interval, which costs a millisecond a call and is not shown).
+    first, second = np.triu_indices(x_array.size, k=1)
+    dx = x_array[second] - x_array[first]
+    distinct = dx != 0
+    if not distinct.any():
         return math.nan
-    return float(scipy_stats.theilslopes(y_array, x_array).slope)
+    return float(np.median((y_array[second] - y_array[first])[distinct] / dx[distinct]))
 
 
 def shift_permutation_test(

@@ -421,6 +421,14 @@ def test_theil_sen_slope_matches_pymannkendall_on_equally_spaced_data():
     assert stats.theil_sen_slope(np.arange(6), means) == pytest.approx(np.median(pairwise))
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_theil_sen_slope_equals_scipys_on_unsorted_x_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 8, 12).astype(float)
+    y = rng.normal(5, 1, 12)
+    assert stats.theil_sen_slope(x, y) == pytest.approx(scipy_stats.theilslopes(y, x).slope, rel=1e-12)
+
+
 def test_theil_sen_slope_with_gaps():
     assert stats.theil_sen_slope([0, 1, 2, 3], [4.0, np.nan, 3.0, 2.5]) == pytest.approx(
         np.median([(3.0 - 4.0) / 2, (2.5 - 4.0) / 3, (2.5 - 3.0) / 1])
