@@ -110,23 +110,32 @@ def value_counts_partials(respondents: pd.DataFrame, variable: str) -> pd.DataFr
     return counts.reset_index().rename(columns={variable: "value"})
 
 
+BIN_NAMES = np.array(["unfavourable", "neutral", "favourable"], dtype=object)
+
+
 def item_bin_partials(wide: pd.DataFrame, items: Mapping[str, int], reverse_keys: Collection[str] = ()) -> pd.DataFrame:
-    """Per team and item: unfavourable / neutral / favourable counts. `items` maps key -> scale
-    max. Reverse-keyed items are reverse-coded first: agreeing that "a mistake is held against
-    you" (ps1) is unfavourable, as it is in the psychological-safety score and its % favourable."""
+    """Per team and item: unfavourable / neutral / favourable counts (rows with a count > 0).
+    `items` maps key -> scale max. Reverse-keyed items are reverse-coded first: agreeing that "a
+    mistake is held against you" (ps1) is unfavourable, as it is in the psychological-safety score
+    and its % favourable. Counted as one bincount per item over (team, bin) codes."""
+    team_codes, team_index = pd.factorize(wide["team_id"])
+    teams = np.asarray(team_index, dtype=object)
     frames = []
     for item, scale_max in items.items():
         if item not in wide.columns:
             continue
-        values = wide[["team_id", item]].dropna()
+        values = wide[item].to_numpy(dtype=np.float64)
+        answered = ~np.isnan(values)
+        scores = values[answered]
         if item in reverse_keys:
-            values[item] = scale_max + 1 - values[item]
-        if scale_max == 7:
-            bins = np.select([values[item] <= 3, values[item] == 4], ["unfavourable", "neutral"], "favourable")
-        else:  # 5-point scales: 1-2, 3, 4-5
-            bins = np.select([values[item] <= 2, values[item] == 3], ["unfavourable", "neutral"], "favourable")
-        frame = pd.DataFrame({"team_id": values["team_id"].to_numpy(), "item": item, "bin": bins})
-        frames.append(frame.groupby(["team_id", "item", "bin"]).size().rename("count").reset_index())
+            scores = scale_max + 1 - scores
+        low, middle = (3, 4) if scale_max == 7 else (2, 3)  # 1-3 | 4 | 5-7, or 1-2 | 3 | 4-5
+        bins = np.where(scores <= low, 0, np.where(scores == middle, 1, 2))
+        counts = np.bincount(team_codes[answered] * 3 + bins, minlength=3 * len(teams))
+        kept = np.flatnonzero(counts)
+        frames.append(
+            pd.DataFrame({"team_id": teams[kept // 3], "item": item, "bin": BIN_NAMES[kept % 3], "count": counts[kept]})
+        )
     if not frames:
         return pd.DataFrame(columns=["team_id", "item", "bin", "count"])
     return pd.concat(frames, ignore_index=True)
