@@ -36,7 +36,7 @@ from analytics.models import (
 )
 from analytics.rollup import ORGANISATION, OrgTree
 from analytics.sql_frames import copy_to_frame
-from analytics.writing import cycle_results_write
+from analytics.writing import cycle_results_write, frame_insert
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
@@ -265,16 +265,14 @@ def comments_release(*, cycle: Cycle, tree: OrgTree, respondents: dict[str, int]
     listing = comment_listing(
         tree.parents, direct, [str(team_id) for team_id, _ in comments], threshold=cycle.comment_threshold
     )
-    rows: list[ReleasedComment] = []
+    rows: list[tuple[str, str, int, str]] = []
     for unit, indices in listing.items():
         # Sorted by text, then shuffled with a seed derived from the server's secret: the order
         # says nothing about who wrote first (R7) and cannot be predicted, yet a rerun of the job
         # lists the same comments in the same order (idempotent, and no reshuffle to compare).
         shuffled = sorted(indices, key=lambda index: comments[index][1])
         _listing_shuffler(cycle, unit).shuffle(shuffled)
-        rows.extend(
-            ReleasedComment(cycle=cycle, unit_id=uuid.UUID(unit), position=position, text=comments[index][1])
-            for position, index in enumerate(shuffled)
-        )
-    ReleasedComment.objects.bulk_create(rows, batch_size=2000)
+        rows.extend((str(uuid.uuid4()), unit, position, comments[index][1]) for position, index in enumerate(shuffled))
+    frame = pd.DataFrame(rows, columns=["id", "unit_id", "position", "text"])
+    frame_insert(ReleasedComment, frame.assign(cycle_id=cycle.pk))
     return len(rows)
