@@ -27,6 +27,10 @@ FloatArray = npt.NDArray[np.float64]
 # Below this residual sum of squares a fit is exact (every score the same, or a perfect line):
 # the usual formula would divide by a rounding-error standard error and return noise.
 EXACT_FIT_SSE = 1e-12
+# Sums of squares and differences of means computed from sums carry rounding error relative to
+# their magnitude: this far below it, a spread or a difference is taken to be exactly zero, or
+# rounding noise would decide the direction of a "certain" change in data where nothing varies.
+RELATIVE_ZERO = 1e-12
 
 
 def _floats(values: npt.ArrayLike) -> FloatArray:
@@ -87,10 +91,14 @@ def ols_trend(
     sum_y, sum_yy, sum_xy = _floats(sum_y), _floats(sum_yy), _floats(sum_xy)
     with np.errstate(divide="ignore", invalid="ignore"):
         sxx = sum_xx - sum_x * sum_x / n
-        sxy = sum_xy - sum_x * sum_y / n
+        syy = sum_yy - sum_y * sum_y / n
         estimable = (n >= 3) & (sxx > 0)
+        # Every score the same: the slope is 0, not the rounding noise of sums of equal numbers.
+        flat = syy <= RELATIVE_ZERO * np.maximum(1.0, sum_yy)
+        sxy = np.where(flat, 0.0, sum_xy - sum_x * sum_y / n)
+        sxy = np.where(np.abs(sxy) <= RELATIVE_ZERO * np.sqrt(sxx * np.maximum(syy, 0.0)), 0.0, sxy)
         slope = np.where(estimable, sxy / sxx, np.nan)
-        sse = np.maximum(sum_yy - sum_y * sum_y / n - slope * sxy, 0.0)
+        sse = np.maximum(np.where(flat, 0.0, syy - slope * sxy), 0.0)
         exact = estimable & (sse <= EXACT_FIT_SSE)
         stderr = np.where(exact, 0.0, np.sqrt(sse / (n - 2) / sxx))
         stderr = np.where(estimable, stderr, np.nan)
@@ -120,13 +128,23 @@ def welch(
     with np.errstate(divide="ignore", invalid="ignore"):
         testable = (n1 >= 2) & (n2 >= 2)
         m1, m2 = sum1 / n1, sum2 / n2
-        w1 = np.maximum((sum_sq1 - n1 * m1 * m1) / (n1 - 1), 0.0) / n1  # variance of each mean
-        w2 = np.maximum((sum_sq2 - n2 * m2 * m2) / (n2 - 1), 0.0) / n2
+        w1 = _spread(sum_sq1, n1, m1) / (n1 - 1) / n1  # the variance of each mean
+        w2 = _spread(sum_sq2, n2, m2) / (n2 - 1) / n2
+        difference = m1 - m2
+        difference = np.where(
+            np.abs(difference) <= RELATIVE_ZERO * np.maximum(1.0, np.maximum(np.abs(m1), np.abs(m2))), 0.0, difference
+        )
         se = np.sqrt(w1 + w2)
         df = (w1 + w2) ** 2 / (w1 * w1 / (n1 - 1) + w2 * w2 / (n2 - 1))
-        p = t_tail((m1 - m2) / se, df, alternative)
-    p = np.where(se == 0, _direction_p(m1 - m2, alternative), p)
+        p = t_tail(difference / se, df, alternative)
+    p = np.where(se == 0, _direction_p(difference, alternative), p)
     return np.where(testable, p, np.nan)
+
+
+def _spread(sum_sq: FloatArray, n: FloatArray, mean: FloatArray) -> FloatArray:
+    """Sum of squared deviations from the sums, exactly 0 where it is only rounding error."""
+    spread = sum_sq - n * mean * mean
+    return np.where(spread <= RELATIVE_ZERO * np.maximum(1.0, sum_sq), 0.0, spread)
 
 
 class TrendTests(NamedTuple):

@@ -77,6 +77,22 @@ def test_ols_trend_exact_fits_and_too_little_data():
 
 
 @pytest.mark.parametrize("alternative", ["less", "greater"])
+@pytest.mark.parametrize("score", [43 / 7, 31 / 7, 5.1, 2 / 3])
+def test_nothing_changes_when_every_score_is_the_same(score, alternative):
+    # Sums of equal non-representable numbers leave rounding noise in every cross-product: that
+    # noise must not become a "certain" fall (p = 0) in a team where nobody's answer moved.
+    constant = [np.full(size, score) for size in (8, 7, 9, 8, 6, 8)]
+    fit = change_tests.ols_trend(**sums_of([constant]), alternative=alternative)
+    assert (fit.slope[0], fit.p_value[0]) == (0.0, 1.0)
+    latest, previous = constant[-1], np.concatenate(constant[-4:-1])
+    p = change_tests.welch(
+        [latest.size], [latest.sum()], [(latest**2).sum()], [previous.size], [previous.sum()], [(previous**2).sum()],
+        alternative=alternative,
+    )  # fmt: skip
+    assert p[0] == 1.0
+
+
+@pytest.mark.parametrize("alternative", ["less", "greater"])
 def test_welch_equals_scipy_on_the_raw_scores_for_every_unit(alternative):
     rng = np.random.default_rng(12)
     histories = [falling_history(rng, drop_per_cycle=0.15, cycles=4) for _ in range(30)]
