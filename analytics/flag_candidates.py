@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -55,7 +55,6 @@ class Candidate:
     # one false-discovery budget. None: a level check, not corrected.
     family: tuple[str, str] | None
     severity: str = ""
-    trend_cells: list[CycleCell] = field(default_factory=list, repr=False)
 
 
 # --- change flags --------------------------------------------------------------------------------
@@ -85,7 +84,7 @@ def change_candidates(questions: pd.DataFrame, history: pd.DataFrame, paths: Map
         out.append(
             Candidate(
                 row.unit, row.kind, row.metric, row.test, float(row.p_value), numbers, method, sentence,
-                PLAYBOOK[question.playbook][:SUGGESTIONS], (row.metric, row.test), row.severity, trend,
+                PLAYBOOK[question.playbook][:SUGGESTIONS], (row.metric, row.test), row.severity,
             )
         )  # fmt: skip
     return out
