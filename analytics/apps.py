@@ -10,7 +10,7 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from analytics.tasks import aggregation_on_close, reaggregation_on_k_change
+        from analytics.job.tasks import aggregation_on_close, reaggregation_on_k_change
         from surveys.models import Cycle
         from surveys.signals import cycle_closed
 

@@ -293,7 +293,7 @@ def cycles_build(*, plan: Plan, cycles: int, rng: np.random.Generator, say: Call
 
     organisation = Organisation.current()
     version = InstrumentVersion.latest()
-    # A closed cycle saved queues the catch-up aggregation (analytics.tasks), which without a
+    # A closed cycle saved queues the catch-up aggregation (analytics.job.tasks), which without a
     # broker runs at once: here the history is aggregated once, after the build, instead.
     post_save.disconnect(sender=Cycle, dispatch_uid="analytics-reaggregate-on-k")
     first_of_this_month = timezone.localdate().replace(day=1)
@@ -385,8 +385,8 @@ def history_aggregate(cycles: list[Any], *, with_flags: bool) -> None:
     cycle's trend and shift tests read. Their own flags are read by nothing in the latest job, and
     at full size they cost minutes a cycle, so by default that stage is replaced by a no-op here
     (this process only; the timed job runs the real one)."""
-    import analytics.flags as flags
-    from analytics.aggregation import aggregate_cycle
+    import analytics.flags.stage as flags
+    from analytics.job.run import aggregate_cycle
 
     original = flags.flags_compute_for_cycle
     if not with_flags:
@@ -460,9 +460,10 @@ def _peak_mib() -> float:
 def measure_job(cycle_id: int, *, profile: bool) -> dict[str, Any]:
     """The timed job, with a breakdown taken by wrapping the job's own functions at run time
     (the analytics code is not changed) and from its progress messages."""
-    import analytics.aggregation as aggregation
-    import analytics.compute as compute
-    import analytics.flags as flags
+    import analytics.core.cells as cells
+    import analytics.core.partials as partials
+    import analytics.flags.stage as flags
+    import analytics.job.run as aggregation
     from surveys.models import Cycle
 
     spent: dict[str, float] = {}
@@ -488,11 +489,11 @@ def measure_job(cycle_id: int, *, profile: bool) -> dict[str, Any]:
         (aggregation, "organisation_tree", "tree"),
         (aggregation, "answers_frame", "read answers (COPY, read_csv)"),
         (aggregation, "partials_compute", "partials per team"),
-        (compute, "answers_wide", "  long to wide (pivot)"),
-        (compute, "respondent_variables", "  respondent variables"),
+        (partials, "answers_wide", "  long to wide"),
+        (partials, "respondent_variables", "  respondent variables"),
         (aggregation, "invited_by_team", "invitation tallies"),
         (aggregation, "cells_compute", "cells and disclosure"),
-        (compute, "decide_publication", "  decide publication (R4-R6)"),
+        (cells, "decide_publication", "  decide publication (R4-R6)"),
         (aggregation, "cycle_results_write", "write cells (COPY)"),
         (flags, "flags_compute_for_cycle", "flags"),
         (flags, "_published_history", "  published history (COPY)"),
@@ -539,7 +540,7 @@ def measure_job(cycle_id: int, *, profile: bool) -> dict[str, Any]:
 def measure_floor(cycle_id: int) -> dict[str, Any]:
     """COPY out the cycle's answers (the job's read query) and one groupby: the least any job
     that reads every answer and summarises it per team could cost."""
-    from analytics.aggregation import answers_frame
+    from analytics.job.storage import answers_frame
 
     connection.ensure_connection()
     baseline = _peak_mib()

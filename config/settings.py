@@ -224,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     # Closing already queues its cycle's aggregation; the nightly run catches one that failed, was
     # interrupted, or was decided under a k that has since been raised.
     "aggregate-nightly": {
-        "task": "analytics.tasks.aggregate_nightly_task",
+        "task": "analytics.job.tasks.aggregate_nightly_task",
         "schedule": env_crontab("PULSE_AGGREGATE_CRON", "30 2 * * *"),
         "options": {"expires": 12 * 3600},
     },

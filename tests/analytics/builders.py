@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from scipy import stats as scipy_stats
 
+from analytics.core.tree import ORGANISATION
 from analytics.models import MetricCell
-from analytics.rollup import ORGANISATION
 from surveys.closing import cycle_close
 from surveys.models import Cycle, Organisation, Person, Team
 from surveys.services.cycles import cycle_open

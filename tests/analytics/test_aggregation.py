@@ -16,11 +16,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics import aggregation
-from analytics.aggregation import AggregationRefused, aggregate_cycle, answers_frame, cycle_lock
-from analytics.compute import RELIABILITY_PREFIX
-from analytics.disclosure import complementary_violations
-from analytics.metrics import METRICS, RESPONSES
+from analytics.core.catalogue import METRICS, RESPONSES
+from analytics.core.cells import RELIABILITY_PREFIX
+from analytics.core.disclosure import complementary_violations
+from analytics.core.tree import ORGANISATION
+from analytics.job import storage
+from analytics.job.run import AggregationRefused, aggregate_cycle, cycle_lock
+from analytics.job.storage import answers_frame
 from analytics.models import (
     AggregationStage,
     CellHistogram,
@@ -31,7 +33,6 @@ from analytics.models import (
     ReleasedComment,
     UnitSnapshot,
 )
-from analytics.rollup import ORGANISATION
 from surveys.anonymous.models import Comment
 from surveys.closing import cycle_close
 from surveys.services.cycles import cycle_open
@@ -261,7 +262,7 @@ def test_deleting_a_cycle_deletes_its_stored_results(org, closed):
 
 
 def test_an_interrupted_run_is_redone_on_the_next_run(org, closed, monkeypatch):
-    import analytics.flags
+    import analytics.flags.stage
 
     aggregate_cycle(cycle=closed.cycle)
     clean = snapshot(closed.cycle)
@@ -269,7 +270,7 @@ def test_an_interrupted_run_is_redone_on_the_next_run(org, closed, monkeypatch):
     def crash(**kwargs):
         raise ConnectionError("worker lost")
 
-    monkeypatch.setattr(analytics.flags, "flags_compute_for_cycle", crash)
+    monkeypatch.setattr(analytics.flags.stage, "flags_compute_for_cycle", crash)
     with pytest.raises(ConnectionError):
         aggregate_cycle(cycle=closed.cycle)
     monkeypatch.undo()
@@ -395,7 +396,7 @@ def test_copy_reader_returns_the_same_frame_as_the_orm(require_postgres, org, cl
     # A filtered read (one fan-out task's teams) keeps only those teams' rows.
     alpha = answers_frame(closed.cycle.pk, {org.id("Engineering/Alpha")})
     assert alpha["response_id"].nunique() == 8 and set(alpha["team_id"]) == {org.id("Engineering/Alpha")}
-    assert aggregation._answers_by_copy(closed.cycle.pk).shape == by_copy.shape
+    assert storage._answers_by_copy(closed.cycle.pk).shape == by_copy.shape
 
 
 def test_no_cell_publishes_a_count_below_k_even_at_the_organisation(org):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.respondents import answers_wide
+from analytics.core.scoring import answers_wide
 
 
 def long_answers(rng: np.random.Generator, responses: int = 300) -> pd.DataFrame:

@@ -11,8 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.api import OLS, add_constant
 
-from analytics import change_tests, stats
-from analytics.flag_tests import (
+from analytics.flags.questions import (
     SHIFT_FISHER,
     SHIFT_PERMUTATION,
     TREND_CA,
@@ -21,6 +20,8 @@ from analytics.flag_tests import (
     change_questions,
     history_frame,
 )
+from analytics.stats import change as change_tests
+from tests.analytics import reference_stats as stats
 
 FIRST_INDEX = 24300  # months since year 0, as the job stores a cycle's index
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.aggregation import aggregate_cycle, cycle_partials, fanout_team_groups, organisation_tree
-from analytics.compute import Partials, cells_compute
+from analytics.core.cells import cells_compute
+from analytics.core.partials import Partials
+from analytics.job.run import aggregate_cycle, cycle_partials, fanout_team_groups, organisation_tree
 from analytics.models import MetricCell
 from tests.analytics.test_tasks import closed_cycle_with_three_departments
 

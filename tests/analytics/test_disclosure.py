@@ -9,7 +9,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from analytics.disclosure import (
+from analytics.core.disclosure import (
     HIDDEN_TEXT,
     Decision,
     DisclosureError,
@@ -17,7 +17,6 @@ from analytics.disclosure import (
     complementary_violations,
     decide_publication,
     decide_publication_for_metrics,
-    decisions_frame,
     distribution_allowed,
     distribution_units,
     published_units,
@@ -274,18 +273,6 @@ def test_each_metric_uses_its_own_n():
     assert published(decisions["trust"]) == {"Dept", "Dept/A", "Dept/B"}
     for metric, metric_decisions in decisions.items():
         assert complementary_violations(parents, by_metric[metric], published(metric_decisions), k=5) == []
-
-
-def test_decisions_frame_has_one_row_per_metric_and_unit():
-    parents = tree("Dept", "Dept/A", "Dept/B")
-    decisions = decide_publication_for_metrics(
-        parents, {"ps": {"Dept/A": 6, "Dept/B": 3}, "trust": {"Dept/A": 6, "Dept/B": 6}}, k=5
-    )
-    frame = decisions_frame(decisions)
-    assert list(frame.columns) == ["metric", "unit", "published", "n", "reason"]
-    assert len(frame) == 6
-    row = frame[(frame["metric"] == "ps") & (frame["unit"] == "Dept/B")].iloc[0]
-    assert (bool(row["published"]), row["reason"]) == (False, "below_threshold")
 
 
 # --------------------------------------------------------------------------------------------------

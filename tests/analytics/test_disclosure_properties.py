@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator, Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.disclosure import (
+from analytics.core.disclosure import (
     DISTRIBUTION_FACTOR,
     SOURCE_MIX_MIN_N,
     comment_listing,

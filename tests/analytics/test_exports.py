@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from analytics import exports
-from analytics.aggregation import aggregate_cycle
+from analytics.job.run import aggregate_cycle
 from analytics.models import MetricCell
 from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT
 from surveys.models import AuditEvent

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.flag_candidates import Candidate, capability_trap, change_candidates, level_candidates
-from analytics.flag_tests import FLAG, WATCH, CycleCell, change_questions, history_frame, questions_decide
+from analytics.flags.questions import FLAG, WATCH, CycleCell, change_questions, history_frame, questions_decide
+from analytics.flags.wording import Candidate, capability_trap, change_candidates, level_candidates
 
 LABEL = "2026-10"
 

@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from analytics import flags
-from analytics.aggregation import aggregate_cycle
-from analytics.flag_tests import CHANGE_METRICS, HISTORY_WINDOW, CycleCell, ShiftSample, change_questions, history_frame
+from analytics.flags import stage as flags
+from analytics.flags.questions import (
+    CHANGE_METRICS,
+    HISTORY_WINDOW,
+    CycleCell,
+    ShiftSample,
+    change_questions,
+    history_frame,
+)
+from analytics.job.run import aggregate_cycle
 from analytics.models import CellHistogram, MetricCell
 from surveys.models import Cycle, InstrumentVersion
 from tests.analytics.builders import cycle_run, org_build, standard_answers

@@ -29,9 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from analytics import flag_candidates
-from analytics.flag_candidates import Candidate, capability_trap, change_candidates
-from analytics.flag_tests import (
+from analytics.flags import wording as flag_candidates
+from analytics.flags.questions import (
     FLAG,
     INTERNAL_KINDS,
     WATCH,
@@ -42,6 +41,7 @@ from analytics.flag_tests import (
     permutation_wanted,
     questions_decide,
 )
+from analytics.flags.wording import Candidate, capability_trap, change_candidates
 from surveys.demo import GROWTH, ITEM_NOISE, MOOD_NOISE, PAYMENTS, PLANTED_SIZES, PLANTED_TRENDS, trend_position
 
 K = 5  # the default threshold: a cell with fewer answers is hidden and never tested

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from analytics import stats
-from analytics.rollup import item_bin_partials
+from analytics.core.partials import item_bin_partials
+from tests.analytics import reference_stats as stats
 
 
 def test_item_bins_equal_three_bins_per_team():

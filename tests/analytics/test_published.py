@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-import analytics.flags
-from analytics.aggregation import aggregate_cycle
+import analytics.flags.stage
+from analytics.job.run import aggregate_cycle
 from analytics.models import Flag, MetricCell
 from analytics.published import HIDDEN_TEXT, aggregated_cycles, organisation_flags, published_cells, unit_flags
 from surveys.models import Cycle
@@ -90,7 +90,7 @@ def test_a_flag_of_a_cell_that_is_now_hidden_is_not_served(org, aggregated, monk
     def crash(**kwargs):
         raise ConnectionError("worker lost")
 
-    monkeypatch.setattr(analytics.flags, "flags_compute_for_cycle", crash)
+    monkeypatch.setattr(analytics.flags.stage, "flags_compute_for_cycle", crash)
     with pytest.raises(ConnectionError):
         aggregate_cycle(cycle=aggregated.cycle)
     assert not cells_by(aggregated.cycle, "psych_safety")[alpha].published

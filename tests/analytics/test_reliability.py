@@ -7,10 +7,10 @@ import pandas as pd
 import pingouin
 import pytest
 
-from analytics.compute import Partials, partials_compute
-from analytics.reliability import MIN_COMPLETE_CASES, organisation_alphas, reliability_partials
-from analytics.respondents import PS_ITEMS
-from analytics.stats import cronbach_alpha
+from analytics.core.partials import Partials, partials_compute
+from analytics.core.scoring import PS_ITEMS
+from analytics.stats.reliability import MIN_COMPLETE_CASES, organisation_alphas, reliability_partials
+from tests.analytics.reference_stats import cronbach_alpha
 
 REVERSED = {"ps1", "ps3", "ps5"}
 

@@ -5,7 +5,7 @@ import math
 import pytest
 from psycopg import sql
 
-from analytics.sql_frames import copy_to_frame
+from analytics.job.storage import copy_to_frame
 
 pytestmark = pytest.mark.django_db
 

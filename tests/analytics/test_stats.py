@@ -27,8 +27,10 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
-from analytics import change_tests, stats
-from analytics.stats import (
+from analytics.stats import change as change_tests
+from analytics.stats import estimates, shrinkage
+from tests.analytics import reference_stats as stats
+from tests.analytics.reference_stats import (
     PASSENGER_HIGH_AGENCY_LOW_OPTIMISM,
     PASSENGER_LOW_AGENCY_HIGH_OPTIMISM,
     PASSENGER_LOW_AGENCY_LOW_OPTIMISM,
@@ -56,21 +58,19 @@ PS_ANSWERS = pd.DataFrame(
 SCORES = np.array([5.1, 4.3, 6.0, 3.9, 5.5, 4.8, 6.4, 2.9, 5.0, 4.4, np.nan, 5.7])
 
 
-@pytest.mark.parametrize("module", [stats, change_tests])
-def test_statistics_modules_import_no_django_and_no_dev_only_reference(module):
-    """The runtime statistics may use numpy, scipy and pandas only (plus the standard library and
-    each other)."""
+@pytest.mark.parametrize("module", [change_tests, estimates, shrinkage])
+def test_statistics_modules_import_no_dev_only_reference(module):
+    """The runtime statistics use numpy and scipy only (plus the standard library): never the
+    dev-only references (statsmodels, pingouin, pymannkendall) they are checked against.
+    import-linter separately keeps Django out of every pure package."""
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module == "analytics":
-            imported.update(f"analytics.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    allowed = {"__future__", "math", "collections", "dataclasses", "typing", "numpy", "pandas", "scipy"}
-    assert imported <= allowed | {"analytics.change_tests"}
+    assert imported <= {"__future__", "math", "collections", "dataclasses", "typing", "numpy", "scipy"}
 
 
 # --- Scores -----------------------------------------------------------------------------------
@@ -217,13 +217,13 @@ def test_geometric_mean_interval_is_the_back_transformed_log_interval():
     ],
 )
 def test_time_ratio_in_words(ratio, words):
-    assert stats.time_ratio_in_words(ratio) == words
+    assert estimates.time_ratio_in_words(ratio) == words
 
 
 def test_time_ratio_in_words_refuses_nonsense():
     for bad in (0.0, -1.0, math.nan, math.inf):
         with pytest.raises(ValueError):
-            stats.time_ratio_in_words(bad)
+            estimates.time_ratio_in_words(bad)
 
 
 @pytest.mark.parametrize(("successes", "n"), [(0, 1), (0, 8), (1, 8), (3, 8), (8, 8), (28, 100), (5, 13), (40, 40)])
@@ -270,7 +270,7 @@ def moment_rho_by_definition(x: np.ndarray, n: np.ndarray) -> float:
 
 
 def test_shrinkage_moment_estimator_matches_the_definition():
-    result = stats.beta_binomial_shrinkage(PILOTS, AI_USERS)
+    result = shrinkage.beta_binomial_shrinkage(PILOTS, AI_USERS)
     rho = moment_rho_by_definition(PILOTS.astype(float), AI_USERS.astype(float))
     assert 0 < rho < 1
     strength = result.alpha + result.beta
@@ -280,7 +280,7 @@ def test_shrinkage_moment_estimator_matches_the_definition():
 
 
 def test_shrinkage_lies_between_raw_and_pooled():
-    result = stats.beta_binomial_shrinkage(PILOTS, AI_USERS)
+    result = shrinkage.beta_binomial_shrinkage(PILOTS, AI_USERS)
     raw = PILOTS / AI_USERS
     pooled = PILOTS.sum() / AI_USERS.sum()
     low, high = np.minimum(raw, pooled), np.maximum(raw, pooled)
@@ -290,7 +290,7 @@ def test_shrinkage_lies_between_raw_and_pooled():
 
 
 def test_bigger_units_shrink_less():
-    result = stats.beta_binomial_shrinkage([2, 20, 5, 1, 9], [4, 40, 7, 6, 10])
+    result = shrinkage.beta_binomial_shrinkage([2, 20, 5, 1, 9], [4, 40, 7, 6, 10])
     small, large = result.estimates[:2]  # both 50% raw
     pooled = result.prior_mean
     assert abs(large - 0.5) < abs(small - 0.5)
@@ -298,31 +298,31 @@ def test_bigger_units_shrink_less():
 
 
 def test_identical_units_get_the_pooled_proportion():
-    result = stats.beta_binomial_shrinkage([3, 3, 3, 3], [10, 10, 10, 10])
+    result = shrinkage.beta_binomial_shrinkage([3, 3, 3, 3], [10, 10, 10, 10])
     np.testing.assert_allclose(result.estimates, 0.3)
-    assert result.alpha + result.beta == stats.MAX_PRIOR_STRENGTH
+    assert result.alpha + result.beta == shrinkage.MAX_PRIOR_STRENGTH
 
 
 def test_less_variation_than_binomial_noise_pools_fully():
     # Raw 40%, 50%, 45%, 55% on 20 each: far less spread than 20-trial binomial noise gives.
-    result = stats.beta_binomial_shrinkage([8, 10, 9, 11], [20, 20, 20, 20])
+    result = shrinkage.beta_binomial_shrinkage([8, 10, 9, 11], [20, 20, 20, 20])
     np.testing.assert_allclose(result.estimates, 38 / 80, atol=1e-4)
 
 
 def test_shrinkage_edge_cases():
     # A unit without AI users gets the prior mean; all-zero data stays at zero.
-    with_empty = stats.beta_binomial_shrinkage([1, 5, 0], [10, 10, 0])
+    with_empty = shrinkage.beta_binomial_shrinkage([1, 5, 0], [10, 10, 0])
     assert with_empty.estimates[2] == pytest.approx(with_empty.prior_mean)
-    np.testing.assert_allclose(stats.beta_binomial_shrinkage([0, 0, 0], [5, 8, 3]).estimates, 0)
+    np.testing.assert_allclose(shrinkage.beta_binomial_shrinkage([0, 0, 0], [5, 8, 3]).estimates, 0)
     # One unit: nothing to compare with, its own proportion is the pooled one.
-    np.testing.assert_allclose(stats.beta_binomial_shrinkage([3], [8]).estimates, 3 / 8)
+    np.testing.assert_allclose(shrinkage.beta_binomial_shrinkage([3], [8]).estimates, 3 / 8)
     # Complete separation (every unit 0% or 100%): the prior has next to no weight.
-    separated = stats.beta_binomial_shrinkage([0, 10, 0, 10], [10, 10, 10, 10])
+    separated = shrinkage.beta_binomial_shrinkage([0, 10, 0, 10], [10, 10, 10, 10])
     np.testing.assert_allclose(separated.estimates, [0, 1, 0, 1], atol=1e-6)
     with pytest.raises(ValueError):
-        stats.beta_binomial_shrinkage([3], [2])
+        shrinkage.beta_binomial_shrinkage([3], [2])
     with pytest.raises(ValueError):
-        stats.beta_binomial_shrinkage([0], [0])
+        shrinkage.beta_binomial_shrinkage([0], [0])
 
 
 def test_shrinkage_prior_agrees_with_a_maximum_likelihood_fit_on_a_large_sample():
@@ -337,7 +337,7 @@ def test_shrinkage_prior_agrees_with_a_maximum_likelihood_fit_on_a_large_sample(
 
     fit = optimize.minimize(negative_log_likelihood, x0=np.log([1.0, 1.0]), method="Nelder-Mead")
     ml_alpha, ml_beta = np.exp(fit.x)
-    result = stats.beta_binomial_shrinkage(successes, trials)
+    result = shrinkage.beta_binomial_shrinkage(successes, trials)
     print(
         f"\nbeta prior, true / ML / moments: mean {0.3:.3f} / {ml_alpha / (ml_alpha + ml_beta):.3f} / "
         f"{result.prior_mean:.3f}; rho {1 / 11:.4f} / {1 / (ml_alpha + ml_beta + 1):.4f} / "
@@ -360,7 +360,7 @@ def test_shrinkage_prior_agrees_with_a_maximum_likelihood_fit_on_a_large_sample(
 def test_shrinkage_always_between_raw_and_pooled(units):
     successes = np.array([x for x, _ in units])
     trials = np.array([n for _, n in units])
-    result = stats.beta_binomial_shrinkage(successes, trials)
+    result = shrinkage.beta_binomial_shrinkage(successes, trials)
     raw = successes / trials
     pooled = successes.sum() / trials.sum()
     assert result.prior_mean == pytest.approx(pooled)
@@ -416,9 +416,9 @@ def test_ols_slope_test_drops_nan_and_handles_unestimable_slopes():
 def test_theil_sen_slope_matches_pymannkendall_on_equally_spaced_data():
     means = np.array([5.6, 5.3, 5.4, 4.8, 4.7, 4.4])
     expected = pymannkendall.sens_slope(means).slope
-    assert stats.theil_sen_slope(np.arange(6), means) == pytest.approx(expected)
+    assert change_tests.theil_sen_slope(np.arange(6), means) == pytest.approx(expected)
     pairwise = [(means[j] - means[i]) / (j - i) for i, j in itertools.combinations(range(6), 2)]
-    assert stats.theil_sen_slope(np.arange(6), means) == pytest.approx(np.median(pairwise))
+    assert change_tests.theil_sen_slope(np.arange(6), means) == pytest.approx(np.median(pairwise))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -426,14 +426,14 @@ def test_theil_sen_slope_equals_scipys_on_unsorted_x_with_ties(seed):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 8, 12).astype(float)
     y = rng.normal(5, 1, 12)
-    assert stats.theil_sen_slope(x, y) == pytest.approx(scipy_stats.theilslopes(y, x).slope, rel=1e-12)
+    assert change_tests.theil_sen_slope(x, y) == pytest.approx(scipy_stats.theilslopes(y, x).slope, rel=1e-12)
 
 
 def test_theil_sen_slope_with_gaps():
-    assert stats.theil_sen_slope([0, 1, 2, 3], [4.0, np.nan, 3.0, 2.5]) == pytest.approx(
+    assert change_tests.theil_sen_slope([0, 1, 2, 3], [4.0, np.nan, 3.0, 2.5]) == pytest.approx(
         np.median([(3.0 - 4.0) / 2, (2.5 - 4.0) / 3, (2.5 - 3.0) / 1])
     )
-    assert math.isnan(stats.theil_sen_slope([1, 1], [3.0, 4.0]))
+    assert math.isnan(change_tests.theil_sen_slope([1, 1], [3.0, 4.0]))
 
 
 def brute_force_permutation_p(latest, previous, alternative):
@@ -463,7 +463,7 @@ def brute_force_permutation_p(latest, previous, alternative):
     ],
 )
 def test_shift_permutation_test_is_exact_on_tiny_samples(latest, previous, alternative):
-    p_value = stats.shift_permutation_test(latest, previous, alternative=alternative, random_state=1)
+    p_value = change_tests.shift_permutation_test(latest, previous, alternative=alternative, random_state=1)
     assert p_value == pytest.approx(brute_force_permutation_p(latest, previous, alternative))
 
 
@@ -472,8 +472,8 @@ def test_shift_permutation_test_monte_carlo_is_close_to_exact_and_reproducible()
     latest = np.round(rng.normal(4.6, 1.0, size=8), 1)
     previous = np.round(rng.normal(5.2, 1.0, size=10), 1)  # C(18, 8) = 43,758 splits > 9,999
     exact = brute_force_permutation_p(latest, previous, "less")
-    first = stats.shift_permutation_test(latest, previous, alternative="less", random_state=123)
-    again = stats.shift_permutation_test(latest, previous, alternative="less", random_state=123)
+    first = change_tests.shift_permutation_test(latest, previous, alternative="less", random_state=123)
+    again = change_tests.shift_permutation_test(latest, previous, alternative="less", random_state=123)
     print(f"\npermutation p: exact {exact:.4f}, Monte Carlo (9,999 resamples) {first:.4f}")
     assert first == again
     assert first == pytest.approx(exact, abs=0.015)
@@ -484,17 +484,21 @@ def test_sequential_permutation_stops_early_yet_agrees_with_the_exact_p():
     latest = np.round(rng.normal(4.9, 1.0, size=8), 1)
     previous = np.round(rng.normal(5.2, 1.0, size=10), 1)
     exact = brute_force_permutation_p(latest, previous, "less")
-    sequential = stats.shift_permutation_test(latest, previous, alternative="less", random_state=3, stop_after_hits=50)
+    sequential = change_tests.shift_permutation_test(
+        latest, previous, alternative="less", random_state=3, stop_after_hits=50
+    )
     assert 0.05 < exact and sequential == pytest.approx(exact, abs=0.06)
     # A sharp drop never reaches 50 hits: all 9,999 draws are used and p is as small as without
     # stopping (one split in C(18, 8) = 43,758 is as extreme, so a hit or two may occur).
-    drop = stats.shift_permutation_test(latest - 3, previous, alternative="less", random_state=3, stop_after_hits=50)
+    drop = change_tests.shift_permutation_test(
+        latest - 3, previous, alternative="less", random_state=3, stop_after_hits=50
+    )
     assert drop <= 3 / 10_000
 
 
 def test_shift_permutation_test_needs_both_samples():
-    assert math.isnan(stats.shift_permutation_test([], [4.0, 5.0], alternative="less", random_state=0))
-    assert math.isnan(stats.shift_permutation_test([4.0, np.nan], [np.nan], alternative="less", random_state=0))
+    assert math.isnan(change_tests.shift_permutation_test([], [4.0, 5.0], alternative="less", random_state=0))
+    assert math.isnan(change_tests.shift_permutation_test([4.0, np.nan], [np.nan], alternative="less", random_state=0))
 
 
 @pytest.mark.parametrize(
@@ -583,7 +587,7 @@ def test_benjamini_hochberg_matches_statsmodels_and_ignores_nan(q):
     rng = np.random.default_rng(3)
     p_values = np.concatenate([rng.uniform(0, 1, 30), rng.uniform(0, 0.01, 8), [np.nan] * 5, [0.0, 1.0]])
     rng.shuffle(p_values)
-    rejected, adjusted = stats.benjamini_hochberg(p_values, q=q)
+    rejected, adjusted = change_tests.benjamini_hochberg(p_values, q=q)
     tested = ~np.isnan(p_values)
     reference_rejected, reference_adjusted, _, _ = multipletests(p_values[tested], alpha=q, method="fdr_bh")
     np.testing.assert_array_equal(rejected[tested], reference_rejected)
@@ -595,14 +599,14 @@ def test_benjamini_hochberg_matches_statsmodels_and_ignores_nan(q):
 
 def test_benjamini_hochberg_step_up_and_boundaries():
     # Only the 4th smallest is under its line (4 * 0.1 / 5 = 0.08), so the step-up rejects all four.
-    rejected, adjusted = stats.benjamini_hochberg([0.021, 0.07, 0.071, 0.08, 0.9], q=0.10)
+    rejected, adjusted = change_tests.benjamini_hochberg([0.021, 0.07, 0.071, 0.08, 0.9], q=0.10)
     np.testing.assert_array_equal(rejected, [True, True, True, True, False])
     np.testing.assert_allclose(adjusted, [0.1, 0.1, 0.1, 0.1, 0.9])
     assert multipletests([0.021, 0.07, 0.071, 0.08, 0.9], alpha=0.10, method="fdr_bh")[0].tolist() == rejected.tolist()
-    none, none_adjusted = stats.benjamini_hochberg([np.nan, np.nan])
+    none, none_adjusted = change_tests.benjamini_hochberg([np.nan, np.nan])
     assert not none.any() and np.isnan(none_adjusted).all()
     with pytest.raises(ValueError):
-        stats.benjamini_hochberg([0.5, 1.5])
+        change_tests.benjamini_hochberg([0.5, 1.5])
 
 
 # --- Reliability ------------------------------------------------------------------------------

@@ -17,15 +17,15 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.db import connection
 
-from analytics.aggregation import AggregationBusy, aggregate_cycle, cycle_lock, fanout_team_groups, organisation_tree
-from analytics.models import AggregationStage, CellHistogram, Flag, ItemDistribution, MetricCell, ReleasedComment
-from analytics.tasks import (
+from analytics.job.run import AggregationBusy, aggregate_cycle, cycle_lock, fanout_team_groups, organisation_tree
+from analytics.job.tasks import (
     AGGREGATION_TASK_OPTIONS,
     aggregate_cycle_task,
     aggregate_nightly_task,
     cycle_partials_task,
     merge_and_aggregate_task,
 )
+from analytics.models import AggregationStage, CellHistogram, Flag, ItemDistribution, MetricCell, ReleasedComment
 from surveys.closing import cycle_close
 from surveys.models import Cycle, Team
 from surveys.services.cycles import cycle_open
@@ -116,7 +116,7 @@ def test_task_options_make_redelivery_safe_and_retry_only_what_may_pass():
 
 def test_beat_runs_the_aggregation_nightly():
     entry = settings.CELERY_BEAT_SCHEDULE["aggregate-nightly"]
-    assert entry["task"] == "analytics.tasks.aggregate_nightly_task"
+    assert entry["task"] == "analytics.job.tasks.aggregate_nightly_task"
     assert aggregate_nightly_task.name == entry["task"]
 
 
@@ -203,11 +203,11 @@ def test_fan_out_in_process_gives_the_same_rows_as_one_process(settings):
 
 
 def test_small_organisations_are_not_fanned_out():
-    from analytics.rollup import OrgTree
+    from analytics.core.tree import UnitTree
 
-    tree = OrgTree.from_teams([("a", "A", None), ("b", "B", None), ("c", "C", "a")], "Org")
+    tree = UnitTree.from_teams([("a", "A", None), ("b", "B", None), ("c", "C", "a")], "Org")
     assert fanout_team_groups(tree, min_teams=10) is None
-    assert fanout_team_groups(OrgTree.from_teams([("a", "A", None)], "Org"), min_teams=0) is None  # one unit
+    assert fanout_team_groups(UnitTree.from_teams([("a", "A", None)], "Org"), min_teams=0) is None  # one unit
     assert fanout_team_groups(tree, min_teams=3) == [["a", "c"], ["b"]]
 
 
@@ -254,7 +254,7 @@ def test_two_real_workers_on_redis_give_the_numbers_of_one_process(require_postg
         while time.monotonic() < deadline and len(replies) < 2:
             replies = client.control.ping(timeout=1.0) or []
         assert len(replies) >= 2, "both workers should answer a ping before work is queued"
-        started = client.send_task("analytics.tasks.aggregate_cycle_task", args=[cycle.pk]).get(timeout=120)
+        started = client.send_task("analytics.job.tasks.aggregate_cycle_task", args=[cycle.pk]).get(timeout=120)
         assert started["fanned_out"] == 3
         summary = client.AsyncResult(started["result_id"]).get(timeout=180)
     finally:

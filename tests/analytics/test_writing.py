@@ -2,9 +2,9 @@
 
 import pytest
 
-from analytics import writing
-from analytics.aggregation import cycle_partials, organisation_tree
-from analytics.compute import cells_compute
+from analytics.core.cells import cells_compute
+from analytics.job import storage as writing
+from analytics.job.run import cycle_partials, organisation_tree
 from analytics.models import CellHistogram, ItemDistribution, MetricCell, UnitSnapshot
 from tests.analytics.test_tasks import closed_cycle_with_three_departments
 

@@ -26,7 +26,7 @@ def test_beat_runs_open_remind_and_close_on_a_schedule():
         "surveys.tasks.open_cycle_task",
         "surveys.tasks.send_reminders_task",
         "surveys.tasks.close_due_cycles_task",
-        "analytics.tasks.aggregate_nightly_task",
+        "analytics.job.tasks.aggregate_nightly_task",
     }
     assert all(entry["options"]["expires"] > 0 for entry in settings.CELERY_BEAT_SCHEDULE.values())
 

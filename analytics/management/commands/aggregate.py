@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.aggregation import AggregationRefused, aggregate_cycle
+from analytics.job.run import AggregationRefused, aggregate_cycle
 from analytics.management.cycle_option import cycle_from_option
 from surveys.models import Cycle
 

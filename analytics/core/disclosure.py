@@ -6,9 +6,10 @@ here touches responses, so nothing here can leak one.
 
 Vocabulary
 ----------
-* The organisation is a tree (or a forest) of **units**, given as ``parents``: unit id -> parent id,
-  ``None`` for a root. Unit ids must be hashable and orderable (UUIDs, strings, ints): the order is
-  used only to break ties, so every decision is reproducible whatever order the input came in.
+* The organisation is a tree (or a forest) of **units**: an :class:`analytics.core.tree.UnitTree`,
+  or the ``parents`` mapping (unit id -> parent id, ``None`` for a root) to build one from. Unit
+  ids must be hashable and orderable (UUIDs, strings, ints): the order is used only to break
+  ties, so every decision is reproducible whatever order the input came in.
 * ``direct_n[u]``: respondents to one metric sitting **directly** on ``u`` (a department head sits on
   the department itself). ``n(u)`` is ``direct_n`` summed over ``u``'s subtree.
 * A unit's **nearest published descendants** are the published units below it with no published unit
@@ -29,17 +30,17 @@ it is 0 or ``>= k`` too. The property test checks exactly that by brute force.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Generic, Literal, Protocol, TypeVar
+from typing import Final, Generic, Literal
 
-# pandas ships no type information and pandas-stubs is not a project dependency; only the two
-# DataFrame adapters at the end use it, and they are covered by tests.
+# pandas ships no type information and pandas-stubs is not a project dependency; only the
+# display-order helper at the end uses it, and it is covered by tests.
 import pandas as pd  # type: ignore[import-untyped]
 
+from analytics.core.tree import TreeLike, UnitId, UnitTree, as_tree
+
 __all__ = [
-    "Parents",
-    "unit_tree",
     "DISTRIBUTION_FACTOR",
     "HIDDEN_TEXT",
     "SOURCE_MIX_MIN_N",
@@ -51,7 +52,6 @@ __all__ = [
     "complementary_violations",
     "decide_publication",
     "decide_publication_for_metrics",
-    "decisions_frame",
     "distribution_allowed",
     "distribution_units",
     "published_units",
@@ -75,15 +75,6 @@ DISTRIBUTION_FACTOR: Final = 2
 SOURCE_MIX_MIN_N: Final = 20
 
 Reason = Literal["", "below_threshold", "complementary"]
-
-
-class _UnitKey(Hashable, Protocol):
-    """What a unit id must support: hashing, and ``<`` for deterministic tie-breaking."""
-
-    def __lt__(self, other: Any, /) -> bool: ...
-
-
-UnitId = TypeVar("UnitId", bound=_UnitKey)
 
 
 class DisclosureError(RuntimeError):
@@ -143,75 +134,10 @@ class Violation(Generic[UnitId]):
 
 
 # --------------------------------------------------------------------------------------------------
-# The tree
+# Counts over the tree
 
 
-@dataclass(frozen=True, slots=True)
-class _Tree(Generic[UnitId]):
-    parents: dict[UnitId, UnitId | None]
-    children: dict[UnitId, tuple[UnitId, ...]]
-    postorder: tuple[UnitId, ...]  # every unit after all of its descendants; deterministic
-    ordered: tuple[UnitId, ...]  # every unit in sorted order, the order decisions are returned in
-    # Units with children, children first. Only they can fail R5 (a leaf's residual is its own n),
-    # so the suppression pass visits these, not the thousands of leaf teams.
-    internal_postorder: tuple[UnitId, ...]
-
-
-#: A unit tree as ``parents`` (unit -> parent) or already indexed by :func:`unit_tree`; callers
-#: deciding many metrics over one large tree index it once.
-Parents = Mapping[UnitId, UnitId | None] | _Tree[UnitId]
-
-
-def unit_tree(parents: Parents[UnitId]) -> _Tree[UnitId]:
-    """``parents`` validated and indexed, to pass to the functions here instead of ``parents``."""
-    return parents if isinstance(parents, _Tree) else _build_tree(parents)
-
-
-def _build_tree(parents: Mapping[UnitId, UnitId | None]) -> _Tree[UnitId]:
-    """Validate ``parents`` as a forest and index it.
-
-    An unknown parent or a cycle is an error rather than something to work around: a unit silently
-    dropped from the tree would drop its respondents from its ancestors' counts, and every
-    residual computed from those counts would be wrong.
-    """
-    children_lists: dict[UnitId, list[UnitId]] = {unit: [] for unit in parents}
-    roots: list[UnitId] = []
-    for unit, parent in parents.items():
-        if parent is None:
-            roots.append(unit)
-        elif parent not in children_lists:
-            raise ValueError(f"unit {unit!r} has unknown parent {parent!r}")
-        elif parent == unit:
-            raise ValueError(f"unit {unit!r} is its own parent")
-        else:
-            children_lists[parent].append(unit)
-    # Sorted children make the traversal, and so every tie-break, independent of input order.
-    children = {unit: tuple(sorted(kids)) for unit, kids in children_lists.items()}
-
-    postorder: list[UnitId] = []
-    # Iterative depth-first walk: an organisation may be deeper than Python's recursion limit allows.
-    stack: list[tuple[UnitId, bool]] = [(root, False) for root in sorted(roots, reverse=True)]
-    while stack:
-        unit, expanded = stack.pop()
-        if expanded:
-            postorder.append(unit)
-            continue
-        stack.append((unit, True))
-        stack.extend((child, False) for child in reversed(children[unit]))
-    if len(postorder) != len(parents):
-        # Units unreachable from any root sit on a cycle.
-        on_cycle = sorted(set(parents) - set(postorder))
-        raise ValueError(f"the unit tree has a cycle through {on_cycle[:5]!r}")
-    return _Tree(
-        parents=dict(parents),
-        children=children,
-        postorder=tuple(postorder),
-        ordered=tuple(sorted(parents)),
-        internal_postorder=tuple(unit for unit in postorder if children[unit]),
-    )
-
-
-def _subtree_counts(tree: _Tree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+def _subtree_counts(tree: UnitTree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
     unknown = direct_n.keys() - tree.parents.keys()
     if unknown:
         # Respondents on a unit outside the tree would vanish from every ancestor's n.
@@ -235,13 +161,13 @@ def _check_threshold(k: int, name: str = "k") -> None:
         raise ValueError(f"{name} must be a positive int, got {k!r}")
 
 
-def subtree_counts(parents: Parents[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+def subtree_counts(parents: TreeLike[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
     """n for every unit: respondents sitting on it or anywhere below it.
 
     Units missing from ``direct_n`` have no direct respondents. Raises ``ValueError`` for an
     unknown unit or parent, a cycle, or a negative count.
     """
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     return _subtree_counts(tree, direct_n)
 
 
@@ -250,7 +176,7 @@ def subtree_counts(parents: Parents[UnitId], direct_n: Mapping[UnitId, int]) -> 
 
 
 def _suppress(
-    tree: _Tree[UnitId], counts: Mapping[UnitId, int], candidates: Iterable[UnitId], threshold: int
+    tree: UnitTree[UnitId], counts: Mapping[UnitId, int], candidates: Iterable[UnitId], threshold: int
 ) -> tuple[set[UnitId], set[UnitId]]:
     """Primary then complementary suppression over ``candidates``; returns (published, hidden by R5).
 
@@ -316,7 +242,7 @@ def _suppress(
     return published, hidden_complementary
 
 
-def decide_publication(parents: Parents[UnitId], direct_n: Mapping[UnitId, int], *, k: int) -> dict[UnitId, Decision]:
+def decide_publication(parents: TreeLike[UnitId], direct_n: Mapping[UnitId, int], *, k: int) -> dict[UnitId, Decision]:
     """Publication decisions for one cycle and one metric, for every unit of the tree.
 
     R4 (primary): a unit with fewer than ``k`` respondents is hidden (``below_threshold``): its mean
@@ -332,11 +258,11 @@ def decide_publication(parents: Parents[UnitId], direct_n: Mapping[UnitId, int],
     Returns a decision for every unit in ``parents``, in sorted unit order.
     """
     _check_threshold(k)
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     return _decide(tree, _subtree_counts(tree, direct_n), k)
 
 
-def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
+def _decide(tree: UnitTree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
     published, hidden_complementary = _suppress(tree, counts, tree.postorder, k)
     decisions: dict[UnitId, Decision] = {}
     # Decisions are frozen values: one instance per (n, reason), not one per unit and metric.
@@ -357,7 +283,7 @@ def _decide(tree: _Tree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[U
 
 
 def decide_publication_for_metrics(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n_by_metric: Mapping[str, Mapping[UnitId, int]],
     *,
     k: int,
@@ -369,7 +295,7 @@ def decide_publication_for_metrics(
     all metrics from the respondent count would let "trust" n's be differenced.
     """
     _check_threshold(k)
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     return {
         metric: _decide(tree, _subtree_counts(tree, direct_n_by_metric[metric]), k)
         for metric in sorted(direct_n_by_metric)
@@ -382,7 +308,7 @@ def published_units(decisions: Mapping[UnitId, Decision]) -> frozenset[UnitId]:
 
 
 def complementary_violations(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n: Mapping[UnitId, int],
     published: Collection[UnitId],
     *,
@@ -392,9 +318,8 @@ def complementary_violations(
 
     An independent check of a set of published units, written differently from the decider on
     purpose (each published unit walks up to its nearest published ancestor and is subtracted
-    there), so a bug in one is unlikely to be repeated in the other. The tests call it on every
-    result, and the aggregation job calls it (through :func:`require_no_violations`) before it
-    stores decisions. An empty list means no combination of published counts isolates 1..k-1
+    there), so a bug in one is unlikely to be repeated in the other; the tests call it on every
+    result. An empty list means no combination of published counts isolates 1..k-1
     people (see the module docstring).
     """
     _check_threshold(k)
@@ -402,7 +327,7 @@ def complementary_violations(
         # A dict of decisions is a Collection of *all* unit ids: checking it as "published" would
         # silently check the wrong set.
         raise TypeError("pass the published unit ids, e.g. published_units(decisions), not the decisions")
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     counts = _subtree_counts(tree, direct_n)
     published_set = set(published)
     unknown = published_set - set(tree.parents)
@@ -428,7 +353,7 @@ def complementary_violations(
 
 
 def require_no_violations(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n: Mapping[UnitId, int],
     published: Collection[UnitId],
     *,
@@ -470,7 +395,7 @@ def source_mix_allowed(decision: Decision) -> bool:
 
 
 def restrict_publication(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n: Mapping[UnitId, int],
     candidates: Collection[UnitId],
     *,
@@ -487,7 +412,7 @@ def restrict_publication(
     _check_threshold(threshold, "threshold")
     if isinstance(candidates, Mapping):
         raise TypeError("pass unit ids, e.g. published_units(decisions), not the decisions")
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     counts = _subtree_counts(tree, direct_n)
     unknown = set(candidates) - set(tree.parents)
     if unknown:
@@ -497,7 +422,7 @@ def restrict_publication(
 
 
 def distribution_units(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n: Mapping[UnitId, int],
     decisions: Mapping[UnitId, Decision],
     *,
@@ -509,7 +434,7 @@ def distribution_units(
 
 
 def source_mix_units(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     direct_n: Mapping[UnitId, int],
     decisions: Mapping[UnitId, Decision],
 ) -> frozenset[UnitId]:
@@ -522,7 +447,7 @@ def source_mix_units(
 
 
 def comment_listing(
-    parents: Parents[UnitId],
+    parents: TreeLike[UnitId],
     respondents_direct: Mapping[UnitId, int],
     comment_units: Sequence[UnitId],
     *,
@@ -548,7 +473,7 @@ def comment_listing(
     within a unit is index order; the caller shuffles before showing them (R7).
     """
     _check_threshold(threshold, "threshold")
-    tree = unit_tree(parents)
+    tree = as_tree(parents)
     counts = _subtree_counts(tree, respondents_direct)
     comments_per_unit: dict[UnitId, int] = {}
     for unit in comment_units:
@@ -572,7 +497,7 @@ def comment_listing(
 
 
 def _nearest_in(
-    unit: UnitId, chosen: Collection[UnitId], tree: _Tree[UnitId], memo: dict[UnitId, UnitId | None]
+    unit: UnitId, chosen: Collection[UnitId], tree: UnitTree[UnitId], memo: dict[UnitId, UnitId | None]
 ) -> UnitId | None:
     """The nearest ancestor-or-self of ``unit`` in ``chosen``, or None."""
     path: list[UnitId] = []
@@ -593,20 +518,7 @@ def _nearest_in(
 
 
 # --------------------------------------------------------------------------------------------------
-# DataFrame adapters
-
-
-def decisions_frame(decisions_by_metric: Mapping[str, Mapping[Any, Decision]]) -> pd.DataFrame:
-    """One row per (metric, unit): ``metric, unit, published, n, reason``, for the job to store.
-
-    Contains the true n of hidden cells: internal only (R6), never for display.
-    """
-    rows = [
-        {"metric": metric, "unit": unit, "published": d.published, "n": d.n, "reason": d.reason}
-        for metric in sorted(decisions_by_metric)
-        for unit, d in decisions_by_metric[metric].items()
-    ]
-    return pd.DataFrame(rows, columns=["metric", "unit", "published", "n", "reason"])
+# Display order
 
 
 def sort_units_for_display(

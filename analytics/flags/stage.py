@@ -7,24 +7,20 @@ family; a p < .05 that does not survive is "worth watching" (the unit's own repo
 checks (an interval wholly below a line) are not tests of change and are not corrected.
 
 This module is the database side: it reads the published history into one frame, hands it to the
-pure core (analytics.flag_tests decides, analytics.flag_candidates words it) and stores the result.
+pure core (analytics.flags.questions decides, analytics.flags.wording words it) and stores the result.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Collection, Iterable
-from typing import Any
+from collections.abc import Collection
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from django.db import connection
-from psycopg import sql
 
-from analytics.flag_candidates import Candidate, capability_trap, change_candidates, level_candidates
-from analytics.flag_tests import (
+from analytics.core.tree import UnitTree
+from analytics.flags.questions import (
     CHANGE_METRICS,
     HISTORY_COLUMNS,
     HISTORY_TYPES,
@@ -38,17 +34,16 @@ from analytics.flag_tests import (
     permutation_wanted,
     questions_decide,
 )
-from analytics.models import CellHistogram, Flag, MetricCell, UnitSnapshot
-from analytics.rollup import OrgTree
-from analytics.sql_frames import copy_to_frame
+from analytics.flags.wording import Candidate, capability_trap, change_candidates, level_candidates
+from analytics.job.storage import histogram_counts, published_cells_frame
+from analytics.models import Flag, UnitSnapshot
 from surveys.models import Cycle
 
 # Level checks read only the cycle being flagged (half the rows at scale).
 LEVEL_METRICS = ("psych_safety", "pressure", "trust", "daily_use_share", "responses", "ai_user_share")
-CELL_COLUMNS = ["cycle_id", "unit_id", "metric", "n", "value", "total", "total_sq", "ci_low", "ci_high"]
 
 
-def flags_compute_for_cycle(*, cycle: Cycle, tree: OrgTree) -> int:
+def flags_compute_for_cycle(*, cycle: Cycle, tree: UnitTree[str]) -> int:
     """Computes and stores this cycle's flags; returns how many rows (flags and watches) it wrote."""
     Flag.objects.filter(cycle=cycle).delete()
     history = _published_history(cycle)
@@ -86,7 +81,7 @@ def flags_compute_for_cycle(*, cycle: Cycle, tree: OrgTree) -> int:
 
 
 def _published_history(cycle: Cycle) -> pd.DataFrame:
-    """The history frame (analytics.flag_tests.HISTORY_COLUMNS) the flags read: this cycle's level
+    """The history frame (analytics.flags.questions.HISTORY_COLUMNS) the flags read: this cycle's level
     metrics, and each change metric's last TREND_CYCLES published cells within the last
     HISTORY_WINDOW cycles (the trend uses those, the shift the last four of them)."""
     cycles = list(
@@ -94,13 +89,16 @@ def _published_history(cycle: Cycle) -> pd.DataFrame:
     )
     recent, older = cycles[:TREND_CYCLES], cycles[TREND_CYCLES:]
     level_only = sorted(set(LEVEL_METRICS) - set(CHANGE_METRICS))
-    cells = [_cells_read([cycle.pk], level_only), _cells_read([c.pk for c in recent], CHANGE_METRICS)]
+    cells = [
+        published_cells_frame([cycle.pk], level_only),
+        published_cells_frame([c.pk for c in recent], CHANGE_METRICS),
+    ]
     # Most series were published in every recent cycle: only those with a gap look further back
     # (at 10,000 units that halves the rows read).
     per_series = cells[1].groupby(["unit_id", "metric"]).size()
     short = per_series[per_series < TREND_CYCLES].index.to_frame(index=False)
     if older and not short.empty:
-        looked_back = _cells_read([c.pk for c in older], CHANGE_METRICS, units=short["unit_id"].unique())
+        looked_back = published_cells_frame([c.pk for c in older], CHANGE_METRICS, units=short["unit_id"].unique())
         cells.append(looked_back.merge(short, on=["unit_id", "metric"]))
     frame = pd.concat(cells, ignore_index=True)
     by_cycle = {c.pk: (c.month.year * 12 + c.month.month, c.label) for c in cycles}
@@ -123,66 +121,15 @@ def _published_history(cycle: Cycle) -> pd.DataFrame:
     return history.astype(HISTORY_TYPES)
 
 
-def _cells_read(
-    cycle_ids: list[int], metrics: Collection[str], *, units: Collection[str] | None = None
-) -> pd.DataFrame:
-    """Published cells (CELL_COLUMNS; unit_id as text) of these cycles and metrics, of every unit
-    or of the ``units`` given."""
-    if connection.vendor == "postgresql":
-        units_filter: sql.Composable = sql.SQL("")
-        if units is not None:
-            units_filter = sql.SQL(" AND unit_id = ANY({}::uuid[])").format(sql.Literal(sorted(units)))
-        query = sql.SQL(
-            "SELECT {columns} FROM {table} "
-            "WHERE published AND cycle_id = ANY({cycles}) AND metric = ANY({metrics}){units}"
-        ).format(
-            columns=sql.SQL(", ").join(sql.Identifier(column) for column in CELL_COLUMNS),
-            table=sql.Identifier(MetricCell._meta.db_table),
-            cycles=sql.Literal(cycle_ids),
-            metrics=sql.Literal(sorted(metrics)),
-            units=units_filter,
-        )
-        types: dict[str, object] = {"cycle_id": np.int64, "unit_id": str, "metric": str}
-        return copy_to_frame(query, types | dict.fromkeys(CELL_COLUMNS[3:], np.float64))
-    rows = MetricCell.objects.filter(published=True, cycle_id__in=cycle_ids, metric__in=metrics)
-    if units is not None:
-        rows = rows.filter(unit_id__in=[uuid.UUID(unit) for unit in units])
-    frame = pd.DataFrame.from_records(list(rows.values_list(*CELL_COLUMNS)), columns=CELL_COLUMNS)
-    frame["unit_id"] = frame["unit_id"].astype(str)
-    return frame
-
-
 def _histogram_scores(samples: Collection[ShiftSample]) -> ScoresLookup:
     """Raw scores of the cells the permutation refinement will read, fetched in one query."""
     if not samples:
         return _no_scores
     labels = {label for s in samples for label in (s.latest, *s.previous)}
     cycles = {c.label: c.pk for c in Cycle.objects.filter(status=Cycle.Status.CLOSED) if c.label in labels}
-    wanted = sorted({(s.unit, s.metric, cycles[label]) for s in samples for label in (s.latest, *s.previous)})
-    if connection.vendor == "postgresql":  # thousands of JSON rows: COPY, not model instances
-        # Exactly the cells the samples read: one index probe each on (cycle, unit, variable).
-        query = sql.SQL(
-            "SELECT h.unit_id, h.variable, h.cycle_id, h.counts FROM {table} h JOIN "
-            "unnest({units}::uuid[], {variables}::text[], {cycles}::bigint[]) AS w(unit_id, variable, cycle_id) "
-            "ON h.unit_id = w.unit_id AND h.variable = w.variable AND h.cycle_id = w.cycle_id"
-        ).format(
-            table=sql.Identifier(CellHistogram._meta.db_table),
-            units=sql.Literal([unit for unit, _, _ in wanted]),
-            variables=sql.Literal([variable for _, variable, _ in wanted]),
-            cycles=sql.Literal([cycle_id for _, _, cycle_id in wanted]),
-        )
-        frame = copy_to_frame(query, {"unit_id": str, "variable": str, "cycle_id": np.int64, "counts": str})
-        rows: Iterable[tuple[Any, str, int, Any]] = zip(
-            frame["unit_id"], frame["variable"], frame["cycle_id"], map(json.loads, frame["counts"]), strict=True
-        )
-    else:
-        units = {uuid.UUID(unit) for unit, _, _ in wanted}
-        rows = CellHistogram.objects.filter(
-            unit_id__in=units,
-            variable__in={variable for _, variable, _ in wanted},
-            cycle_id__in={cycle_id for _, _, cycle_id in wanted},
-        ).values_list("unit_id", "variable", "cycle_id", "counts")
-    histograms = {(str(unit), variable, int(cycle_id)): counts for unit, variable, cycle_id, counts in rows}
+    histograms = histogram_counts(
+        {(s.unit, s.metric, cycles[label]) for s in samples for label in (s.latest, *s.previous)}
+    )
 
     def scores(unit: str, metric: str, label: str) -> npt.NDArray[np.float64]:
         return expand_histogram(histograms.get((unit, metric, cycles[label])))

@@ -1,8 +1,7 @@
-"""Aggregate tables, written only by the aggregation job and read only through analytics.published.
+"""A cycle's stored results: unit snapshots, cells, distributions, histograms, released comments.
 
-Publication is decided once per cycle for the whole tree by the job (ANONYMITY R6) and stored
-here: a hidden cell is stored without n, value or interval, so nothing hidden is ever persisted
-outside the anonymous tables.
+Written only by the aggregation job (analytics.job) and read for display only through
+analytics.published. A hidden cell is stored without n, value or interval.
 """
 
 from __future__ import annotations
@@ -11,39 +10,14 @@ import uuid
 
 from django.db import models
 
+from analytics.core.tree import LEVEL_DEPARTMENT, LEVEL_ORGANISATION, LEVEL_TEAM
 from surveys.models import Cycle
-
-# The organisation is the root above the top-level teams; it has no Team row of its own.
-ORGANISATION_UNIT_ID = uuid.UUID(int=0)
 
 
 class Level(models.TextChoices):
-    ORGANISATION = "organisation", "Organisation"
-    DEPARTMENT = "department", "Department"
-    TEAM = "team", "Team"
-
-
-class AggregationStage(models.Model):
-    """Fill state per (cycle, stage), as in Zulip's analytics: a rerun finds a stage that was
-    started but not done, undoes its partial output and redoes it."""
-
-    class State(models.TextChoices):
-        STARTED = "started", "Started"
-        DONE = "done", "Done"
-
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+")
-    stage = models.CharField(max_length=32)
-    state = models.CharField(max_length=8, choices=State.choices)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # The k the stage decided publication with. k may be raised after a cycle closes (R3); until
-    # the cycle is aggregated again under the new k, its results are not served.
-    k = models.PositiveSmallIntegerField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["cycle", "stage"], name="one_fill_state_per_stage")]
-
-    def __str__(self) -> str:
-        return f"{self.cycle} {self.stage}: {self.state}"
+    ORGANISATION = LEVEL_ORGANISATION, "Organisation"
+    DEPARTMENT = LEVEL_DEPARTMENT, "Department"
+    TEAM = LEVEL_TEAM, "Team"
 
 
 class UnitSnapshot(models.Model):
@@ -139,32 +113,6 @@ class CellHistogram(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cycle} {self.unit_id} {self.variable}"
-
-
-class Flag(models.Model):
-    class Severity(models.TextChoices):
-        FLAG = "flag", "Flag"  # survived Benjamini-Hochberg within its family
-        WATCH = "watch", "Worth watching"  # p < .05 but not surviving BH: the unit's own report only
-
-    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="+")
-    unit_id = models.UUIDField()
-    kind = models.CharField(max_length=48)
-    metric = models.CharField(max_length=48)
-    test = models.CharField(max_length=32)
-    severity = models.CharField(max_length=8, choices=Severity.choices)
-    p_value = models.FloatField(null=True, blank=True)
-    numbers = models.JSONField(default=dict)
-    method = models.TextField()
-    explanation = models.TextField()
-    actions = models.JSONField(default=list)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["cycle", "unit_id", "kind", "test"], name="one_flag_per_unit_kind_test")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.cycle} {self.unit_id} {self.kind} ({self.severity})"
 
 
 class ReleasedComment(models.Model):

@@ -1,9 +1,9 @@
 """The statistical core of the change flags (PRODUCT.md, "What reports flag"), without the database.
 
-analytics.flags reads published cells and histograms and stores flags; everything in between lives
-here and in analytics.flag_candidates, as pure functions over a *history frame* (one row per
+analytics.flags.stage reads published cells and histograms and stores flags; everything in between lives
+here and in analytics.flags.wording, as pure functions over a *history frame* (one row per
 published cell: unit, metric, cycle, n, value, sums). This module asks the questions of every
-unit at once, column by column (analytics.change_tests): the trend and shift tests, the Welch
+unit at once, column by column (analytics.stats.change): the trend and shift tests, the Welch
 screen and its permutation refinement, Benjamini-Hochberg per family, flag or "worth watching".
 Keeping it free of Django lets the test suite run the very same decision logic on thousands of
 simulated histories to measure its false-alarm rate and power.
@@ -21,8 +21,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics.change_tests import OneSided, cochran_armitage, fisher_one_sided, ols_trend, welch
-from analytics.stats import benjamini_hochberg, shift_permutation_test
+from analytics.stats.change import (
+    OneSided,
+    benjamini_hochberg,
+    cochran_armitage,
+    fisher_one_sided,
+    ols_trend,
+    shift_permutation_test,
+    welch,
+)
 
 Q: Final = 0.10
 WATCH_P: Final = 0.05
@@ -99,7 +106,7 @@ HISTORY_TYPES = {
 
 
 def history_frame(cells: Iterable[tuple[str, str, CycleCell]]) -> pd.DataFrame:
-    """A history frame from (unit, metric, cell) triples (analytics.flags reads one from SQL)."""
+    """A history frame from (unit, metric, cell) triples (analytics.flags.stage reads one from SQL)."""
     rows = [
         (unit, metric, c.index, c.label, c.n, c.value, c.total, c.total_sq, c.ci_low, c.ci_high)
         for unit, metric, c in cells

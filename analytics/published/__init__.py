@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from analytics.flag_tests import HISTORY_WINDOW
+from analytics.core.disclosure import HIDDEN_TEXT
+from analytics.flags.questions import HISTORY_WINDOW
 from analytics.models import AggregationStage, Flag, MetricCell, UnitSnapshot
 from surveys.models import Cycle
 
-HIDDEN_TEXT = "hidden to protect anonymity"
 EXPORT_COLUMNS = [
     "cycle", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
     "suppressed", "reason",

@@ -1,14 +1,13 @@
-"""Pure statistics for the aggregation job: scores, intervals, shrinkage, trend and shift tests, FDR.
+"""Reference statistics: one-unit, raw-answer versions of what the job computes from sums.
 
-Plain functions over arrays and DataFrames, with no Django and no database, so each one can be
-checked against a reference implementation on fixed data (tests/analytics/test_stats.py, which
-uses statsmodels, pingouin and pymannkendall as dev-only references). At run time only numpy,
-scipy and pandas are used.
+The job (analytics.stats, analytics.core) works column-wise on sufficient statistics of many cells
+at once. These plain functions over arrays of individual answers are the oracle it is checked
+against (tests/analytics/test_stats.py checks each of them in turn against statsmodels, pingouin,
+pymannkendall or scipy on fixed data). The job never calls them.
 
-Conventions shared by every function here:
+Conventions:
 - NaN means "not answered" and is dropped before computing, so each metric has its own n.
-- Too little data is answered with NaN intervals or None, never with an exception, because the
-  job runs over every unit and most small units simply have nothing to say.
+- Too little data is answered with NaN intervals or None, never with an exception.
 - One-sided alternatives name the direction of the *first* sample or of the slope:
   "less" = the latest cycle is lower / the trend falls; "greater" = higher / rises.
 """
@@ -30,7 +29,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from scipy import special  # type: ignore[import-untyped]
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
-from analytics import change_tests
+from analytics.stats import change as change_tests
 
 Alternative = Literal["two-sided", "less", "greater"]
 FloatArray = npt.NDArray[np.float64]
@@ -70,19 +69,6 @@ class Estimate:
 
 
 @dataclass(frozen=True, slots=True)
-class ShrinkageResult:
-    """The fitted beta prior and each unit's posterior mean, in the order the units were given."""
-
-    alpha: float
-    beta: float
-    estimates: FloatArray
-
-    @property
-    def prior_mean(self) -> float:
-        return self.alpha / (self.alpha + self.beta)
-
-
-@dataclass(frozen=True, slots=True)
 class SlopeTest:
     n: int
     slope: float
@@ -111,13 +97,6 @@ class ThreeBins:
     @property
     def n(self) -> int:
         return self.unfavourable + self.neutral + self.favourable
-
-
-class FdrResult(NamedTuple):
-    """A NamedTuple so callers can unpack `rejected, adjusted = benjamini_hochberg(...)`."""
-
-    rejected: BoolArray
-    adjusted: FloatArray
 
 
 class PilotCount(NamedTuple):
@@ -264,20 +243,6 @@ def geometric_mean_interval(ratios: npt.ArrayLike, confidence: float = 0.95) -> 
     )
 
 
-def time_ratio_in_words(ratio: float, *, tolerance: float = 0.025) -> str:
-    """0.75 -> "felt 25% less time"; 1.1 -> "felt 10% more time"; within +-2.5% -> "about the same"."""
-    if not math.isfinite(ratio) or ratio <= 0:
-        raise ValueError(f"a time ratio must be a positive number; got {ratio}")
-    change = ratio - 1
-    # The small epsilon keeps 0.975 and 1.025 (whose float differences from 1 are a hair above
-    # 0.025) inside the "same" band the wording promises.
-    if abs(change) <= tolerance + 1e-12:
-        return "felt about the same time"
-    # Round half up (not Python's round-half-even) so 0.125 reads 13%, as a reader would expect.
-    percent = math.floor(abs(change) * 100 + 0.5 + 1e-9)
-    return f"felt {percent}% {'less' if change < 0 else 'more'} time"
-
-
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Estimate:
     """Proportion with the Wilson (1927) score interval; NaN for n = 0.
 
@@ -298,67 +263,6 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Estimat
 
 
 # --- Empirical Bayes --------------------------------------------------------------------------
-
-
-def beta_binomial_shrinkage(successes: npt.ArrayLike, trials: npt.ArrayLike) -> ShrinkageResult:
-    """Shrink each unit's proportion toward the pooled one by empirical Bayes (beta-binomial).
-
-    Model: unit i has its own true proportion pi_i ~ Beta(alpha, beta) and x_i ~ Binomial(n_i,
-    pi_i). The prior is fitted across units and each unit gets its posterior mean
-    (x_i + alpha) / (n_i + alpha + beta): a small team moves a long way toward the organisation,
-    a large one hardly at all (Efron & Morris 1975; Robinson 2017, "Introduction to Empirical
-    Bayes", ch. 3).
-
-    The prior is fitted by the method of moments, in the form that separates real between-unit
-    variation from binomial noise (the n-weighted moment estimator of the beta-binomial
-    intra-class correlation rho = 1 / (alpha + beta + 1); Kleinman 1973, JASA 68:46-54, with unit
-    weights n_i). With N = sum n_i, pooled p = sum x_i / N and S = sum n_i (x_i/n_i - p)^2, the
-    beta-binomial model gives
-
-        E[S] = p(1-p) * [(k - 1) + rho * (N - sum n_i^2 / N - (k - 1))]
-
-    and rho is solved from S. The prior mean is the pooled proportion, so every estimate lies
-    between its unit's raw proportion and the pooled one.
-
-    Fallback: when S is not above what binomial noise alone produces (rho <= 0), there is no
-    evidence units differ, and the prior strength alpha + beta is set to MAX_PRIOR_STRENGTH:
-    every unit gets (to within a negligible amount) the pooled proportion. Robinson's simpler fit
-    on the raw proportions' variance would instead read small-team noise as real differences
-    and hardly shrink at all, the opposite of what small teams need.
-
-    Units with no trials are left out of the fit and get the prior mean.
-    """
-    x = np.asarray(successes, dtype=np.float64).ravel()
-    n = np.asarray(trials, dtype=np.float64).ravel()
-    if x.shape != n.shape:
-        raise ValueError(f"successes and trials must have the same length; got {x.size} and {n.size}")
-    if np.any(n < 0) or np.any(x < 0) or np.any(x > n):
-        raise ValueError("need 0 <= successes <= trials for every unit")
-    observed = n > 0
-    total = float(n.sum())
-    if total == 0:
-        raise ValueError("no unit has any trials: there is nothing to shrink toward")
-    pooled = float(x.sum()) / total
-
-    x_obs, n_obs = x[observed], n[observed]
-    units = int(n_obs.size)
-    noise = pooled * (1 - pooled)
-    # How many "effective" trials the between-unit variance is spread over; 0 when every unit has
-    # a single trial or there is one unit, and then rho cannot be told from noise at all.
-    spread = total - float(np.sum(n_obs**2)) / total - (units - 1)
-    if noise == 0 or spread <= 0:
-        rho = 0.0
-    else:
-        between = float(np.sum(n_obs * (x_obs / n_obs - pooled) ** 2))
-        rho = (between / noise - (units - 1)) / spread
-
-    # rho <= 0: no variation beyond noise (full pooling). rho >= 1 happens when units are all
-    # 0% or 100% (complete separation): the prior then carries almost no weight.
-    strength = MAX_PRIOR_STRENGTH if rho <= 0 else 1 / rho - 1
-    strength = min(max(strength, MIN_PRIOR_STRENGTH), MAX_PRIOR_STRENGTH)
-    alpha, beta = pooled * strength, (1 - pooled) * strength
-    estimates = (x + alpha) / (n + strength)
-    return ShrinkageResult(alpha=alpha, beta=beta, estimates=estimates)
 
 
 # --- Trend and shift tests --------------------------------------------------------------------
@@ -413,147 +317,6 @@ def ols_slope_test(cycle_index: npt.ArrayLike, scores: npt.ArrayLike, *, alterna
     else:
         t = slope / stderr
     return SlopeTest(n=n, slope=slope, stderr=stderr, p_value=_t_p_value(t, n - 2, alternative))
-
-
-def theil_sen_slope(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-    """Theil-Sen slope (median of pairwise slopes; Theil 1950, Sen 1968), NaN pairs dropped.
-
-    Shown beside the OLS test on the cycle means as a robust description of the trend; NaN
-    when fewer than 2 distinct x values remain.
-    """
-    x_array, y_array = _paired_finite(x, y)
-    # Every pair with distinct x, as scipy.stats.theilslopes takes them (without its confidence
-    # interval, which costs a millisecond a call and is not shown).
-    first, second = np.triu_indices(x_array.size, k=1)
-    dx = x_array[second] - x_array[first]
-    distinct = dx != 0
-    if not distinct.any():
-        return math.nan
-    return float(np.median((y_array[second] - y_array[first])[distinct] / dx[distinct]))
-
-
-def shift_permutation_test(
-    latest: npt.ArrayLike,
-    previous: npt.ArrayLike,
-    *,
-    alternative: Alternative,
-    n_resamples: int = 9999,
-    random_state: int | np.random.Generator,
-    stop_after_hits: int | None = None,
-) -> float:
-    """p-value of a permutation test on mean(latest) - mean(previous); NaN if a sample is empty.
-
-    When there are no more than n_resamples ways to split the pooled answers (4 vs 6 is 210),
-    scipy.stats.permutation_test enumerates every one: the exact p. Otherwise n_resamples random
-    splits are drawn and p = (hits + 1) / (n_resamples + 1), which never gives p = 0 (Phipson &
-    Smyth 2010). A random split only decides how many of each distinct score land in "latest",
-    which is a multivariate hypergeometric draw from the pooled counts; with the mean difference a
-    monotone function of the latest sample's sum, drawing those counts directly gives the same
-    null distribution at a cost that grows with the number of distinct scores, not of answers
-    (a thousandfold faster for a department). The seed makes a rerun publish the same p. Chosen
-    over Brunner-Munzel, which returns NaN when the samples do not overlap: the sharpest drop.
-
-    ``stop_after_hits=h`` samples sequentially (Besag & Clifford 1991): drawing stops once h
-    resamples are at least as extreme as the observed one, and p = h / draws. Still a valid
-    p-value; it spends the 9,999 draws only where p is small, which is where they matter.
-    """
-    latest_answered = _answered(latest)
-    previous_answered = _answered(previous)
-    if latest_answered.size == 0 or previous_answered.size == 0:
-        return math.nan
-
-    if min(latest_answered.size, previous_answered.size) == 1:
-        # scipy refuses a one-answer sample; there are only size-of-pool splits, so enumerate them.
-        return _single_answer_permutation_p(latest_answered, previous_answered, alternative)
-
-    if math.comb(latest_answered.size + previous_answered.size, latest_answered.size) > n_resamples:
-        return _sampled_permutation_p(
-            latest_answered,
-            previous_answered,
-            alternative,
-            n_resamples,
-            np.random.default_rng(random_state),
-            stop_after_hits,
-        )
-
-    def mean_difference(a: FloatArray, b: FloatArray, axis: int) -> FloatArray:
-        return np.asarray(np.mean(a, axis=axis) - np.mean(b, axis=axis), dtype=np.float64)
-
-    result = scipy_stats.permutation_test(
-        (latest_answered, previous_answered),
-        mean_difference,
-        permutation_type="independent",
-        vectorized=True,
-        n_resamples=n_resamples,
-        alternative=alternative,
-        rng=random_state,
-    )
-    return float(result.pvalue)
-
-
-def _sampled_permutation_p(
-    latest: FloatArray,
-    previous: FloatArray,
-    alternative: Alternative,
-    n_resamples: int,
-    rng: np.random.Generator,
-    stop_after_hits: int | None,
-) -> float:
-    """Monte Carlo permutation p from multivariate hypergeometric draws of the latest sample."""
-    values, pooled_counts = np.unique(np.concatenate([latest, previous]), return_counts=True)
-    observed = float(np.bincount(np.searchsorted(values, latest), minlength=values.size) @ values)
-    # Equal sums reached through different counts can differ in the last bits: count them as ties.
-    tolerance = 1e-9 * max(1.0, abs(observed))
-    # "count" costs a step per pooled answer, "marginals" one per distinct score: the faster wins.
-    method: Literal["count", "marginals"] = "count" if pooled_counts.sum() <= 200 else "marginals"
-    batch = n_resamples if stop_after_hits is None else min(n_resamples, 500)
-    low_hits = high_hits = drawn = 0
-    while drawn < n_resamples:
-        size = min(batch, n_resamples - drawn)
-        null_sums = rng.multivariate_hypergeometric(pooled_counts, latest.size, size=size, method=method) @ values
-        low, high = null_sums <= observed + tolerance, null_sums >= observed - tolerance
-        if stop_after_hits is not None:
-            # Besag-Clifford: stop at the draw that brings the deciding tail to h hits.
-            tail = {"less": low, "greater": high}.get(alternative, low if low_hits <= high_hits else high)
-            before = {"less": low_hits, "greater": high_hits}.get(alternative, min(low_hits, high_hits))
-            running = before + np.cumsum(tail)
-            reached = np.flatnonzero(running >= stop_after_hits)
-            if reached.size:
-                draws = drawn + int(reached[0]) + 1
-                p_value = stop_after_hits / draws
-                return float(min(1.0, 2 * p_value)) if alternative == "two-sided" else float(p_value)
-        low_hits += int(np.count_nonzero(low))
-        high_hits += int(np.count_nonzero(high))
-        drawn += size
-    p_less = (low_hits + 1) / (n_resamples + 1)
-    p_greater = (high_hits + 1) / (n_resamples + 1)
-    if alternative == "less":
-        return float(p_less)
-    if alternative == "greater":
-        return float(p_greater)
-    return float(min(1.0, 2 * min(p_less, p_greater)))
-
-
-def _single_answer_permutation_p(latest: FloatArray, previous: FloatArray, alternative: Alternative) -> float:
-    """Exact permutation p of mean(latest) - mean(previous) when one sample holds one answer."""
-    pooled = np.concatenate([latest, previous])
-    total = float(pooled.sum())
-    size = pooled.size
-    if latest.size == 1:
-        # Each pooled answer in turn plays the one "latest" answer.
-        differences = pooled - (total - pooled) / (size - 1)
-    else:
-        differences = (total - pooled) / (size - 1) - pooled
-    observed = float(latest.mean() - previous.mean())
-    # Means of the same answers computed in another order differ in the last bits: count those as ties.
-    tolerance = 1e-9 * max(1.0, abs(observed))
-    p_less = float(np.mean(differences <= observed + tolerance))
-    p_greater = float(np.mean(differences >= observed - tolerance))
-    if alternative == "less":
-        return p_less
-    if alternative == "greater":
-        return p_greater
-    return min(1.0, 2 * min(p_less, p_greater))
 
 
 def fisher_exact_test(a_success: int, a_n: int, b_success: int, b_n: int, *, alternative: Alternative) -> FisherTest:
@@ -622,43 +385,6 @@ def cochran_armitage_trend(
 
 
 # --- Multiple testing -------------------------------------------------------------------------
-
-
-def benjamini_hochberg(p_values: npt.ArrayLike, q: float = 0.10) -> FdrResult:
-    """Benjamini & Hochberg (1995) step-up procedure at false discovery rate q.
-
-    NaN p-values (tests that could not be run) are not counted in m and are never rejected; their
-    adjusted value is NaN. Rejection compares p_(j) <= j q / m directly (as statsmodels'
-    multipletests does) rather than adjusted <= q, so a p exactly on the line is not lost to
-    rounding in the adjustment.
-    """
-    p = np.asarray(p_values, dtype=np.float64).ravel()
-    tested = ~np.isnan(p)
-    if np.any((p[tested] < 0) | (p[tested] > 1)):
-        raise ValueError("p-values must lie in [0, 1]")
-    rejected = np.zeros(p.shape, dtype=np.bool_)
-    adjusted = np.full(p.shape, np.nan)
-    m = int(tested.sum())
-    if m == 0:
-        return FdrResult(rejected=rejected, adjusted=adjusted)
-
-    tested_positions = np.flatnonzero(tested)
-    order = np.argsort(p[tested], kind="stable")
-    p_sorted = p[tested][order]
-    ranks = np.arange(1, m + 1)
-
-    below_line = p_sorted <= ranks * q / m
-    reject_sorted = np.zeros(m, dtype=np.bool_)
-    if below_line.any():
-        # Step-up: everything up to the largest rank under the line is rejected.
-        reject_sorted[: int(np.flatnonzero(below_line).max()) + 1] = True
-
-    # Adjusted p: the running minimum of m p_(j) / j from the largest p down, capped at 1.
-    adjusted_sorted = np.minimum(1.0, np.minimum.accumulate((p_sorted * m / ranks)[::-1])[::-1])
-
-    rejected[tested_positions[order]] = reject_sorted
-    adjusted[tested_positions[order]] = adjusted_sorted
-    return FdrResult(rejected=rejected, adjusted=adjusted)
 
 
 # --- Reliability ------------------------------------------------------------------------------

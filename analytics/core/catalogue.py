@@ -1,6 +1,6 @@
-"""The metric catalogue (PRODUCT.md, "Metrics per unit") and estimates from rolled-up sums.
+"""The metric catalogue (PRODUCT.md, "Metrics per unit").
 
-Each metric is computed from one per-respondent variable (analytics.respondents), so each has its
+Each metric is computed from one per-respondent variable (analytics.core.scoring), so each has its
 own n, and disclosure is decided per variable: metrics sharing a variable share the decision.
 """
 
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-
-import numpy as np
-from scipy import stats as scipy_stats
 
 Kind = Literal["mean", "proportion", "geometric", "mean_0_100", "cost"]
 Gate = Literal["k", "distribution", "source_mix", "pilot"]
@@ -85,50 +82,3 @@ DISTRIBUTION_ITEMS: dict[str, int] = {
 #: Not reverse-scored in the instrument (its score is "pressure", higher = more), but agreeing is
 #: the unfavourable answer, so its distribution bins run the other way round.
 UNFAVOURABLE_WHEN_HIGH = frozenset({"press1"})
-
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def mean_intervals_from_sums(
-    n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, confidence: float = 0.95
-) -> Arrays:
-    """Means with t intervals from n, sum and sum of squares (the mergeable partials), for many
-    cells at once. Same numbers as analytics.stats.mean_interval on the raw values (tested)."""
-    n = n.astype("float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(n > 0, total / n, np.nan)
-        variance = np.clip((total_sq - n * mean * mean) / (n - 1), 0.0, None)
-        t = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan))
-        half = np.where(n >= 2, t * np.sqrt(variance / n), np.nan)
-    return mean, mean - half, mean + half
-
-
-def wilson_intervals(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> Arrays:
-    """Wilson score intervals for many cells at once; matches analytics.stats.wilson_interval."""
-    n = n.astype("float64")
-    z = float(scipy_stats.norm.ppf(0.5 + confidence / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n > 0, successes / n, np.nan)
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z / denominator * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return p, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-
-def estimates(
-    spec: MetricSpec, n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, *, hourly_cost: float
-) -> Arrays:
-    """Value and 95% interval of one metric for many units, from its variable's sums."""
-    if spec.kind == "proportion":
-        return wilson_intervals(np.round(total), n)
-    value, low, high = mean_intervals_from_sums(n, total, total_sq)
-    if spec.kind == "mean":
-        return value, low, high
-    if spec.kind == "geometric":  # the variable is log r: exp of the mean of logs and its interval
-        return np.exp(value), np.exp(low), np.exp(high)
-    if spec.kind == "mean_0_100":
-        return tuple(100 * (x - 1) / 6 for x in (value, low, high))  # type: ignore[return-value]
-    if spec.kind == "cost":
-        return value * hourly_cost, low * hourly_cost, high * hourly_cost
-    raise ValueError(f"unknown metric kind {spec.kind!r}")

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from analytics.respondents import AGENCY_ITEMS, OPTIMISM_ITEMS, PS_ITEMS, SCALE_MAX
+from analytics.core.scoring import AGENCY_ITEMS, OPTIMISM_ITEMS, PS_ITEMS, SCALE_MAX
 
 #: Multi-item constructs whose internal consistency the instrument-health page reports.
 CONSTRUCT_ITEMS: Mapping[str, list[str]] = {

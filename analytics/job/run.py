@@ -10,34 +10,23 @@ cycle from overlapping (as Read the Docs does for builds).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import random
 import secrets
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pandas as pd
-from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from analytics.compute import Partials, cells_compute, partials_compute, series_dict
-from analytics.disclosure import comment_listing
-from analytics.models import (
-    AggregationStage,
-    ReleasedComment,
-    UnitSnapshot,
-)
-from analytics.rollup import ORGANISATION, OrgTree
-from analytics.sql_frames import copy_to_frame
-from analytics.writing import cycle_results_write, frame_insert
-from surveys.anonymous.models import Answer, Comment, Response
+from analytics.core.cells import cells_compute, series_dict
+from analytics.core.partials import Partials, partials_compute
+from analytics.core.tree import ORGANISATION, UnitTree
+from analytics.job.comments import comments_release
+from analytics.job.storage import answers_frame, cycle_results_write
+from analytics.models import AggregationStage, UnitSnapshot
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
 logger = logging.getLogger(__name__)
@@ -100,47 +89,15 @@ def fill_stage(cycle: Cycle, stage: str) -> Iterator[None]:
     )
 
 
-# --- reading ---------------------------------------------------------------------------------
+# --- the tree and the invited counts ---------------------------------------------------------------------------------
 
 
-def answers_frame(cycle_id: int, team_ids: set[str] | None = None) -> pd.DataFrame:
-    """A cycle's answers as (response_id, team_id, item, value); on PostgreSQL through COPY, the
-    fastest way out of the database, elsewhere through the ORM."""
-    columns = ["response_id", "team_id", "item", "value"]
-    if connection.vendor == "postgresql":
-        frame = _answers_by_copy(int(cycle_id))
-    else:
-        rows = Answer.objects.filter(response__cycle_id=cycle_id).values_list(
-            "response_id", "response__team_id", "item", "value"
-        )
-        frame = pd.DataFrame.from_records(list(rows), columns=columns)
-        frame["response_id"] = frame["response_id"].astype(str)
-        frame["team_id"] = frame["team_id"].astype(str)
-    if team_ids is not None:
-        frame = frame[frame["team_id"].isin(team_ids)]
-    return frame
-
-
-def _answers_by_copy(cycle_id: int) -> pd.DataFrame:
-    from psycopg import sql
-
-    query = sql.SQL(
-        "SELECT a.response_id, r.team_id, a.item, a.value FROM {answer} a "
-        "JOIN {response} r ON r.id = a.response_id WHERE r.cycle_id = {cycle_id}"
-    ).format(
-        answer=sql.Identifier(Answer._meta.db_table),
-        response=sql.Identifier(Response._meta.db_table),
-        cycle_id=sql.Literal(cycle_id),
-    )
-    return copy_to_frame(query, {"response_id": str, "team_id": str, "item": str, "value": "float64"})
-
-
-def organisation_tree() -> OrgTree:
+def organisation_tree() -> UnitTree[str]:
     teams = Team.objects.values_list("id", "name", "parent_id")
-    return OrgTree.from_teams(teams, Organisation.current().name)
+    return UnitTree.from_teams(teams, Organisation.current().name)
 
 
-def cycle_tree(cycle: Cycle) -> OrgTree:
+def cycle_tree(cycle: Cycle) -> UnitTree[str]:
     """The organisation as it stood when the cycle was first aggregated (at its close).
 
     R6: publication is decided once per cycle. A rerun on today's teams (a team moved to another
@@ -162,7 +119,7 @@ def cycle_tree(cycle: Cycle) -> OrgTree:
         # The name is what the path adds to the parent's (a name may itself contain "/").
         name = path[len(paths[parent_id]) + 1 :] if parent_id else path
         teams.append((unit_id, name, parent_id))
-    return OrgTree.from_teams(teams, organisation_name)
+    return UnitTree.from_teams(teams, organisation_name)
 
 
 def invited_by_team(cycle: Cycle) -> dict[str, int]:
@@ -190,7 +147,7 @@ def cycles_needing_aggregation() -> list[Cycle]:
     return []
 
 
-def fanout_team_groups(tree: OrgTree, *, min_teams: int) -> list[list[str]] | None:
+def fanout_team_groups(tree: UnitTree[str], *, min_teams: int) -> list[list[str]] | None:
     """The teams of each top-level unit, one list per fan-out task; None to run in one process.
 
     Top-level units are the natural seam: each holds whole departments, so every team's partials
@@ -232,7 +189,7 @@ def aggregate_cycle(
         with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
             cycle_results_write(cycle, tree, computed)
         say(f"{cycle.label}: flags")
-        from analytics.flags import flags_compute_for_cycle  # a stage of its own; imported late to keep this file small
+        from analytics.flags.stage import flags_compute_for_cycle  # imported late: the stage imports storage
 
         with fill_stage(cycle, STAGE_FLAGS), transaction.atomic():
             flags = flags_compute_for_cycle(cycle=cycle, tree=tree)
@@ -248,31 +205,3 @@ def aggregate_cycle(
         flags=flags,
         comments_released=released,
     )
-
-
-def _listing_shuffler(cycle: Cycle, unit: str) -> random.Random:
-    seed = hmac.new(settings.SECRET_KEY.encode(), f"comments:{cycle.pk}:{unit}".encode(), hashlib.sha256).digest()
-    return random.Random(seed)  # noqa: S311  # nosec B311 - seeded from the secret; the order is no key
-
-
-def comments_release(*, cycle: Cycle, tree: OrgTree, respondents: dict[str, int]) -> int:
-    """R7: each comment at exactly one unit (the smallest containing the author's team with at
-    least the comment threshold of respondents, R5 applied at that threshold), shuffled, no dates.
-    Redacted comments are never released."""
-    ReleasedComment.objects.filter(cycle=cycle).delete()
-    comments = list(Comment.objects.filter(cycle=cycle, redacted=False).values_list("team_id", "text"))
-    direct = {unit: int(respondents.get(unit, 0)) for unit in tree.parents}
-    listing = comment_listing(
-        tree.parents, direct, [str(team_id) for team_id, _ in comments], threshold=cycle.comment_threshold
-    )
-    rows: list[tuple[str, str, int, str]] = []
-    for unit, indices in listing.items():
-        # Sorted by text, then shuffled with a seed derived from the server's secret: the order
-        # says nothing about who wrote first (R7) and cannot be predicted, yet a rerun of the job
-        # lists the same comments in the same order (idempotent, and no reshuffle to compare).
-        shuffled = sorted(indices, key=lambda index: comments[index][1])
-        _listing_shuffler(cycle, unit).shuffle(shuffled)
-        rows.extend((str(uuid.uuid4()), unit, position, comments[index][1]) for position, index in enumerate(shuffled))
-    frame = pd.DataFrame(rows, columns=["id", "unit_id", "position", "text"])
-    frame_insert(ReleasedComment, frame.assign(cycle_id=cycle.pk))
-    return len(rows)

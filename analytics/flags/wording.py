@@ -1,10 +1,10 @@
 """What a flag says: candidates with their numbers, method and plain-language explanation.
 
-analytics.flag_tests decides, for every unit at once, which questions came out as a flag or as
+analytics.flags.questions decides, for every unit at once, which questions came out as a flag or as
 "worth watching". Only those (a few hundred in a large organisation) become :class:`Candidate`
 objects here, with the figures, the sentence and the playbook's suggestions a report shows; so do
 the level checks (an interval wholly below a line, not tests of change and not corrected) and the
-compound capability trap. Pure functions over the history frame, like flag_tests.
+compound capability trap. Pure functions over the history frame, like analytics.flags.questions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any, Final
 
 import pandas as pd  # type: ignore[import-untyped]
 
-from analytics.flag_tests import (
+from analytics.flags.playbook import PLAYBOOK
+from analytics.flags.questions import (
     FLAG,
     MEAN_METRICS,
     QUESTIONS_BY_KIND,
@@ -30,8 +31,7 @@ from analytics.flag_tests import (
     Q,
     series_cells,
 )
-from analytics.playbook import PLAYBOOK
-from analytics.stats import theil_sen_slope
+from analytics.stats.change import theil_sen_slope
 
 PS_LOW_LINE: Final = 5.0
 TRUST_MIDPOINT: Final = 3.0

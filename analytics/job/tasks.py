@@ -1,4 +1,4 @@
-"""Celery tasks for the aggregation job: thin wrappers over analytics.aggregation.
+"""Celery tasks for the aggregation job: thin wrappers over analytics.job.run.
 
 A small organisation is aggregated in one task. From PULSE_AGGREGATION_FANOUT_TEAMS teams up,
 the job fans out as a chord: one task per top-level unit computes its teams' partials (counts,
@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
-from analytics.aggregation import (
+from analytics.core.partials import Partials
+from analytics.job.run import (
     AggregationBusy,
     AggregationSummary,
     CycleStillOpen,
@@ -27,7 +28,6 @@ from analytics.aggregation import (
     cycles_needing_aggregation,
     fanout_team_groups,
 )
-from analytics.compute import Partials
 from surveys.models import Cycle
 
 AGGREGATION_TASK_OPTIONS: dict[str, Any] = {

@@ -8,14 +8,15 @@ result. `partials_compute` runs on any subset of teams (one Celery task per top-
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analytics.disclosure import (
+from analytics.core.catalogue import DISCLOSURE_VARIABLES, METRICS, RESPONSES, MetricSpec
+from analytics.core.disclosure import (
     Decision,
     decide_publication,
     distribution_units,
@@ -23,144 +24,15 @@ from analytics.disclosure import (
     restrict_publication,
     source_mix_units,
 )
-from analytics.metrics import (
-    DISCLOSURE_VARIABLES,
-    DISTRIBUTION_ITEMS,
-    METRICS,
-    RESPONSES,
-    UNFAVOURABLE_WHEN_HIGH,
-    MetricSpec,
-    estimates,
-)
-from analytics.reliability import (
-    ALPHA_WARN_BELOW,
-    CONSTRUCT_ITEMS,
-    MIN_COMPLETE_CASES,
-    organisation_alphas,
-    reliability_partials,
-)
-from analytics.respondents import NUMERIC_VARIABLES, answers_wide, respondent_variables
-from analytics.rollup import ORGANISATION, OrgTree, item_bin_partials, roll_up, roll_up_long, value_counts_partials
-from analytics.stats import beta_binomial_shrinkage, time_ratio_in_words
+from analytics.core.partials import Partials, roll_up, roll_up_long
+from analytics.core.tree import ORGANISATION, UnitTree
+from analytics.stats.estimates import mean_intervals_from_sums, time_ratio_in_words, wilson_intervals
+from analytics.stats.reliability import ALPHA_WARN_BELOW, CONSTRUCT_ITEMS, MIN_COMPLETE_CASES, organisation_alphas
+from analytics.stats.shrinkage import beta_binomial_shrinkage
 
-# Per-respondent scores kept as value histograms of published cells, for later shift tests.
-HISTOGRAM_VARIABLES = ("psych_safety", "pressure")
 RELIABILITY_PREFIX = "alpha_"  # metric name of a construct's organisation-wide Cronbach's alpha
 CELL_COLUMNS = ["unit_id", "metric", "published", "hidden_because", "n", "value", "ci_low", "ci_high", "total",
                 "total_sq", "extra"]  # fmt: skip
-
-
-@dataclass
-class Partials:
-    """Mergeable sums per team: everything the cycle's cells are built from."""
-
-    variables: pd.DataFrame  # index team_id; columns (variable, n|sum|sumsq)
-    histograms: pd.DataFrame  # team_id, variable, value, count
-    bins: pd.DataFrame  # team_id, item, bin, count
-    respondents: pd.Series  # team_id -> number of responses
-    # team_id x (construct, stat): complete-case sums for Cronbach's alpha (analytics.reliability)
-    reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(index=pd.Index([], name="team_id")))
-
-    @classmethod
-    def merge(cls, parts: Iterable[Partials]) -> Partials:
-        parts = list(parts)
-        variables = pd.concat([p.variables for p in parts]).groupby(level=0).sum()
-        histograms = pd.concat([p.histograms for p in parts], ignore_index=True)
-        histograms = histograms.groupby(["team_id", "variable", "value"], as_index=False)["count"].sum()
-        bins = pd.concat([p.bins for p in parts], ignore_index=True)
-        bins = bins.groupby(["team_id", "item", "bin"], as_index=False)["count"].sum()
-        respondents = pd.concat([p.respondents for p in parts]).groupby(level=0).sum()
-        reliability = pd.concat([p.reliability for p in parts]).fillna(0.0).groupby(level=0).sum()
-        return cls(
-            variables=variables, histograms=histograms, bins=bins, respondents=respondents, reliability=reliability
-        ).canonical()
-
-    def canonical(self) -> Partials:
-        """Rows sorted by their keys, so one process and a merge of fan-out parts hand identical
-        frames to cells_compute: float sums then add up in the same order, to the same bits."""
-        variables = self.variables.sort_index().sort_index(axis=1)
-        variables.index.name = "team_id"
-        # JSON carries the counts as floats; counts stay whole numbers everywhere.
-        counts = [column for column in variables.columns if column[1] == "n"]
-        variables[counts] = variables[counts].astype("int64")
-        return Partials(
-            variables=variables,
-            histograms=self.histograms.sort_values(["team_id", "variable", "value"], ignore_index=True),
-            bins=self.bins.sort_values(["team_id", "item", "bin"], ignore_index=True),
-            respondents=self.respondents.sort_index().rename_axis("team_id").astype("int64"),
-            reliability=self.reliability.sort_index().sort_index(axis=1).rename_axis("team_id"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain lists for Celery's JSON serializer (no pickle between workers)."""
-        return {
-            "variables": _two_level_to_json(self.variables),
-            "reliability": _two_level_to_json(self.reliability),
-            "histograms": self.histograms.to_dict(orient="list"),
-            "bins": self.bins.to_dict(orient="list"),
-            "respondents": {str(k): int(v) for k, v in self.respondents.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Partials:
-        return cls(
-            variables=_two_level_from_json(data["variables"]),
-            reliability=_two_level_from_json(data["reliability"]),
-            histograms=pd.DataFrame(data["histograms"], columns=["team_id", "variable", "value", "count"]).astype(
-                {"value": "float64", "count": "int64"}
-            ),
-            bins=pd.DataFrame(data["bins"], columns=["team_id", "item", "bin", "count"]).astype({"count": "int64"}),
-            respondents=pd.Series(data["respondents"], dtype="int64"),
-        )
-
-
-def _two_level_to_json(frame: pd.DataFrame) -> dict[str, Any]:
-    columns = [f"{first}|{second}" for first, second in frame.columns]
-    return {"index": list(frame.index), "columns": columns, "data": frame.to_numpy().tolist()}
-
-
-def _two_level_from_json(raw: Mapping[str, Any]) -> pd.DataFrame:
-    # float64 throughout: a part with no respondents has no rows, and would otherwise come back
-    # as object columns that poison the merged sums.
-    frame = pd.DataFrame(
-        raw["data"], index=pd.Index(raw["index"], name="team_id"), columns=raw["columns"], dtype="float64"
-    )
-    if raw["columns"]:
-        frame.columns = pd.MultiIndex.from_tuples([tuple(c.split("|", 1)) for c in raw["columns"]])
-    return frame
-
-
-def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pilot_cutoff: float) -> Partials:
-    """From long answers (response_id, team_id, item, value) of some teams to their partials."""
-    wide = answers_wide(answers)
-    respondents = respondent_variables(wide, reverse_keys=reverse_keys, pilot_cutoff=pilot_cutoff)
-    values = respondents[NUMERIC_VARIABLES].astype("float64")
-    teams = respondents["team_id"].astype(str)
-    present = values.notna()
-    filled = values.fillna(0.0)
-    variables = pd.concat(
-        {
-            "n": present.astype("int64").groupby(teams).sum(),
-            "sum": filled.groupby(teams).sum(),
-            "sumsq": (filled * filled).groupby(teams).sum(),
-        },
-        axis=1,
-    ).swaplevel(axis=1)
-    variables.index.name = "team_id"
-    histograms = pd.concat(
-        [value_counts_partials(respondents.assign(team_id=teams), v).assign(variable=v) for v in HISTOGRAM_VARIABLES],
-        ignore_index=True,
-    )[["team_id", "variable", "value", "count"]]
-    bins = item_bin_partials(
-        wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, {*reverse_keys, *UNFAVOURABLE_WHEN_HIGH}
-    )
-    return Partials(
-        variables=variables,
-        histograms=histograms,
-        bins=bins,
-        respondents=teams.value_counts(),
-        reliability=reliability_partials(wide, reverse_keys=reverse_keys),
-    ).canonical()
 
 
 @dataclass
@@ -177,17 +49,17 @@ def series_dict(series: pd.Series) -> dict[Any, Any]:
     return dict(zip(series.index.tolist(), series.tolist(), strict=True))
 
 
-def _direct_counts(tree: OrgTree, direct_n: Mapping[str, int]) -> dict[str, int]:
+def _direct_counts(tree: UnitTree[str], direct_n: Mapping[str, int]) -> dict[str, int]:
     return {unit: int(direct_n.get(unit, 0)) for unit in tree.parents}
 
 
-def _decide(tree: OrgTree, direct_n: Mapping[str, int], k: int) -> dict[str, Decision]:
-    return decide_publication(tree.units, _direct_counts(tree, direct_n), k=k)
+def _decide(tree: UnitTree[str], direct_n: Mapping[str, int], k: int) -> dict[str, Decision]:
+    return decide_publication(tree, _direct_counts(tree, direct_n), k=k)
 
 
 def cells_compute(
     partials: Partials,
-    tree: OrgTree,
+    tree: UnitTree[str],
     *,
     invited: Mapping[str, int],
     k: int,
@@ -201,7 +73,7 @@ def cells_compute(
     for variable in DISCLOSURE_VARIABLES:
         direct = series_dict(variables[(variable, "n")]) if (variable, "n") in variables.columns else {}
         directs[variable] = _direct_counts(tree, direct)
-        decisions[variable] = decide_publication(tree.units, directs[variable], k=k)
+        decisions[variable] = decide_publication(tree, directs[variable], k=k)
     decisions[RESPONSES] = _decide(tree, series_dict(partials.respondents), k)
     # Stricter gates are R4 and R5 again at their own threshold among the published cells, since
     # a department's mix minus its teams' mixes is the mix of the rest.
@@ -209,13 +81,13 @@ def cells_compute(
     for spec in METRICS:
         key = (spec.variable, spec.gate)
         if spec.gate == "distribution" and key not in gated:
-            gated[key] = distribution_units(tree.units, directs[spec.variable], decisions[spec.variable], k=k)
+            gated[key] = distribution_units(tree, directs[spec.variable], decisions[spec.variable], k=k)
         elif spec.gate == "source_mix" and key not in gated:
-            gated[key] = source_mix_units(tree.units, directs[spec.variable], decisions[spec.variable])
+            gated[key] = source_mix_units(tree, directs[spec.variable], decisions[spec.variable])
         elif spec.gate == "pilot" and key not in gated:
             # Among units where both are published, R4/R5 again on this variable's own counts.
             both = published_units(decisions[spec.variable]) & published_units(decisions["pilot"])
-            gated[key] = restrict_publication(tree.units, directs[spec.variable], both, threshold=k)
+            gated[key] = restrict_publication(tree, directs[spec.variable], both, threshold=k)
 
     frames = [_metric_cells(spec, rolled, decisions[spec.variable], gated, hourly_cost) for spec in METRICS]
     frames.append(
@@ -232,6 +104,24 @@ def cells_compute(
         histograms=_histograms(partials, tree, decisions),
         decisions=decisions,
     )
+
+
+def estimates(
+    spec: MetricSpec, n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, *, hourly_cost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value and 95% interval of one metric for many units, from its variable's sums."""
+    if spec.kind == "proportion":
+        return wilson_intervals(np.round(total), n)
+    value, low, high = mean_intervals_from_sums(n, total, total_sq)
+    if spec.kind == "mean":
+        return value, low, high
+    if spec.kind == "geometric":  # the variable is log r: exp of the mean of logs and its interval
+        return np.exp(value), np.exp(low), np.exp(high)
+    if spec.kind == "mean_0_100":
+        return tuple(100 * (x - 1) / 6 for x in (value, low, high))  # type: ignore[return-value]
+    if spec.kind == "cost":
+        return value * hourly_cost, low * hourly_cost, high * hourly_cost
+    raise ValueError(f"unknown metric kind {spec.kind!r}")
 
 
 def _metric_cells(
@@ -319,7 +209,7 @@ def _reliability_cells(partials: Partials, organisation: Decision, k: int) -> li
 
 
 def _response_rate_cells(
-    partials: Partials, tree: OrgTree, decisions: Mapping[str, Decision], invited: Mapping[str, int]
+    partials: Partials, tree: UnitTree[str], decisions: Mapping[str, Decision], invited: Mapping[str, int]
 ) -> list[dict[str, Any]]:
     """n = respondents; value = response rate in % of those invited (shown only where n >= k)."""
     invited_frame = pd.DataFrame({"invited": pd.Series(invited, dtype="int64")})
@@ -337,14 +227,13 @@ def _response_rate_cells(
     return rows
 
 
-def _add_pilot_shrinkage(cells: pd.DataFrame, tree: OrgTree) -> None:
+def _add_pilot_shrinkage(cells: pd.DataFrame, tree: UnitTree[str]) -> None:
     """Empirical-Bayes Pilot ratio, shrunk toward the organisation: the prior is fitted on the
     published team-level cells only (R4: hidden cells feed no derived output)."""
     mask = (cells["metric"] == "pilot_ratio") & cells["published"]
     if not mask.any():
         return
-    children = tree.children()
-    leaves = cells.loc[mask, "unit_id"].map(lambda unit: not children[unit] and unit != ORGANISATION)
+    leaves = cells.loc[mask, "unit_id"].map(tree.is_team)
     fit = cells.loc[mask][leaves.to_numpy()]
     if len(fit) < 2:
         return
@@ -355,7 +244,7 @@ def _add_pilot_shrinkage(cells: pd.DataFrame, tree: OrgTree) -> None:
     ]
 
 
-def _distributions(partials: Partials, tree: OrgTree, k: int) -> pd.DataFrame:
+def _distributions(partials: Partials, tree: UnitTree[str], k: int) -> pd.DataFrame:
     """Three-bin item distributions where the item's own n passes R4/R5 and reaches 2k."""
     columns = ["unit_id", "item", "unfavourable", "neutral", "favourable"]
     if partials.bins.empty:
@@ -367,13 +256,15 @@ def _distributions(partials: Partials, tree: OrgTree, k: int) -> pd.DataFrame:
     allowed: set[tuple[str, str]] = set()
     for item in table["item"].unique():
         counts = _direct_counts(tree, series_dict(direct.loc[item]))
-        decisions = decide_publication(tree.units, counts, k=k)
-        allowed.update((unit, item) for unit in distribution_units(tree.units, counts, decisions, k=k))
+        decisions = decide_publication(tree, counts, k=k)
+        allowed.update((unit, item) for unit in distribution_units(tree, counts, decisions, k=k))
     keep = pd.MultiIndex.from_arrays([table["unit_id"], table["item"]]).isin(list(allowed))
     return table[keep][columns].reset_index(drop=True)
 
 
-def _histograms(partials: Partials, tree: OrgTree, decisions: Mapping[str, Mapping[str, Decision]]) -> pd.DataFrame:
+def _histograms(
+    partials: Partials, tree: UnitTree[str], decisions: Mapping[str, Mapping[str, Decision]]
+) -> pd.DataFrame:
     """Score histograms ([[value, count], ...]) of published cells, for later shift tests."""
     columns = ["unit_id", "variable", "counts"]
     if partials.histograms.empty:

@@ -1,0 +1,24 @@
+"""Aggregate tables, written only by the aggregation job and read for display only through
+analytics.published (import-linter keeps every other module out).
+
+Publication is decided once per cycle for the whole tree by the job (ANONYMITY R6) and stored
+here: a hidden cell is stored without n, value or interval, so nothing hidden is ever persisted
+outside the anonymous tables.
+"""
+
+from analytics.core.tree import ORGANISATION_UNIT_ID
+from analytics.models.flags import Flag
+from analytics.models.results import CellHistogram, ItemDistribution, Level, MetricCell, ReleasedComment, UnitSnapshot
+from analytics.models.stages import AggregationStage
+
+__all__ = [
+    "ORGANISATION_UNIT_ID",
+    "AggregationStage",
+    "CellHistogram",
+    "Flag",
+    "ItemDistribution",
+    "Level",
+    "MetricCell",
+    "ReleasedComment",
+    "UnitSnapshot",
+]
