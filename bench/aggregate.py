@@ -59,6 +59,8 @@ from django.test.utils import setup_test_environment, teardown_test_environment 
 from django.utils import timezone  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from surveys.instrument import Instrument, load_definition  # noqa: E402
+
 # The subprocesses find the test database here: it exists only while the parent runs.
 DATABASE_ENV = "PULSE_BENCH_TEST_DATABASE"
 RESULT_PREFIX = "BENCH-RESULT "
@@ -79,16 +81,18 @@ ITEM_SKIP = 0.02  # share of optional items left blank (gates use1/ws1 are never
 COMMENT_SHARE = 0.15
 PLANTED_SHARE = 0.01  # share of teams with a planted six-month trend each, so flags have work
 TREND_CYCLES = 6
-PS_ITEMS = ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7")
-PS_REVERSED = ("ps1", "ps3", "ps5")
-AGENCY_ITEMS = ("ag1", "ag2", "ag3", "ag4")
-SPEED_OPTIONS = np.array([0.33, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5])
-WS2_OPTIONS = np.array([0.5, 1.5, 3.5, 7.5, 12.0])
+# The organisation answers version 1 of the instrument: items, reverse keys and options from it.
+INSTRUMENT = Instrument(load_definition(1))
+PS_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "psychological_safety")
+AGENCY_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "agency")
+OPTIMISM_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "optimism")
+SPEED_OPTIONS = np.array([float(option["value"]) for option in INSTRUMENT.item("speed1").options])
+WS2_OPTIONS = np.array([float(option["value"]) for option in INSTRUMENT.item("ws2").options])
 WS3_SOURCES = (("teammates", 0.55), ("other_teams", 0.4), ("leaders", 0.2), ("reports", 0.3))  # reports: managers
 # Every stored answer key: the multi-select ws3 is stored as one 0/1 answer per offered source.
 ITEM_KEYS = (
     *PS_ITEMS, "use1", "ws1", "trust1", "voice1", "press1", "ws2", *(f"ws3_{s}" for s, _ in WS3_SOURCES),
-    "speed1", "speed2", *AGENCY_ITEMS, "op1", "op2", "mgr1",
+    "speed1", "speed2", *AGENCY_ITEMS, *OPTIMISM_ITEMS, "mgr1",
 )  # fmt: skip
 COMMENTS = (
     "Say in the pull request which parts were generated and how they were checked.",
@@ -244,7 +248,7 @@ def month_answers(*, plan: Plan, months_ago: int, rng: np.random.Generator) -> t
     columns: dict[str, np.ndarray] = {}
     safety = this_month(people.safety, -2.0 * trap)
     for key in PS_ITEMS:
-        columns[key] = agreement(safety, reverse=key in PS_REVERSED)
+        columns[key] = agreement(safety, reverse=key in INSTRUMENT.reverse_keys)
     user = ~people.non_user[who]
     use = np.clip(people.use_level[who] + rng.choice([-1, 0, 0, 0, 0, 0, 1], size), 2, 5)
     columns["use1"] = np.where(user, use, 1.0)
@@ -269,10 +273,10 @@ def month_answers(*, plan: Plan, months_ago: int, rng: np.random.Generator) -> t
     columns["speed2"] = np.where(user, np.clip(np.rint(-12 * log_ratio + rng.normal(0, 2, size)), -10, 20), nan)
     agency = this_month(people.agency, 2.0 * pilots)
     for key in AGENCY_ITEMS:
-        columns[key] = np.where(user, agreement(agency, reverse=key == "ag4"), nan)
+        columns[key] = np.where(user, agreement(agency, reverse=key in INSTRUMENT.reverse_keys), nan)
     optimism = this_month(people.optimism, 2.0 * pilots)
-    for key in ("op1", "op2"):
-        columns[key] = np.where(user, agreement(optimism), nan)
+    for key in OPTIMISM_ITEMS:
+        columns[key] = np.where(user, agreement(optimism, reverse=key in INSTRUMENT.reverse_keys), nan)
     columns["mgr1"] = agreement(this_month(people.manager_modelling, 1.5 * pilots))
 
     rows = pd.DataFrame(columns)[list(ITEM_KEYS)]

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from surveys.closing import cycle_close
 from surveys.emails import survey_link
+from surveys.instrument import Instrument, load_definition, option_value_text
 from surveys.models import AuditEvent, Cycle, Invitation, Person, Role, Team
 from surveys.roster import COLUMNS, roster_import, roster_parse
 from surveys.selectors import cycle_progress
@@ -78,10 +79,13 @@ ITEM_NOISE = 0.75  # per answer: the same person does not tick the same box on e
 MOOD_NOISE = 0.25  # per person per month: a good or bad month moves all of a construct's items
 COMMENT_SHARE = 0.15
 
-PS_ITEMS = ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7")
-PS_REVERSED = frozenset({"ps1", "ps3", "ps5"})
-SPEED_OPTIONS = ("0.33", "0.5", "0.75", "0.9", "1", "1.1", "1.25", "1.5")
-WS2_OPTIONS = ("0.5", "1.5", "3.5", "7.5", "12")
+# The demo answers version 1 of the instrument: items, reverse keys and options come from it.
+INSTRUMENT = Instrument(load_definition(1))
+PS_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "psychological_safety")
+AGENCY_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "agency")
+OPTIMISM_ITEMS = tuple(item.key for item in INSTRUMENT.items if item.construct == "optimism")
+SPEED_OPTIONS = tuple(option_value_text(option["value"]) for option in INSTRUMENT.item("speed1").options)
+WS2_OPTIONS = tuple(option_value_text(option["value"]) for option in INSTRUMENT.item("ws2").options)
 # Where workslop came from, with how often each source is ticked; "reports" only for managers.
 WS3_SOURCES = (("teammates", 0.55), ("other_teams", 0.4), ("leaders", 0.2))
 WS3_REPORTS = ("reports", 0.3)
@@ -539,7 +543,7 @@ def demo_answers_draw(*, member: DemoMember, months_ago: int, rng: random.Random
     answers: dict[str, str | list[str]] = {}
     safety = this_month("safety", traits.safety)
     for key in PS_ITEMS:
-        answers[key] = agreement(safety, reverse=key in PS_REVERSED)
+        answers[key] = agreement(safety, reverse=key in INSTRUMENT.reverse_keys)
     if traits.non_user:
         answers["use1"] = "1"
     else:
@@ -554,12 +558,11 @@ def demo_answers_draw(*, member: DemoMember, months_ago: int, rng: random.Random
         answers["speed1"] = min(SPEED_OPTIONS, key=lambda option: abs(math.log(float(option)) - log_ratio))
         answers["speed2"] = str(min(20, max(-10, round(-12 * log_ratio + rng.gauss(0, 2)))))
         agency = this_month("agency", traits.agency)
-        for key in ("ag1", "ag2", "ag3"):
-            answers[key] = agreement(agency)
-        answers["ag4"] = agreement(agency, reverse=True)
+        for key in AGENCY_ITEMS:
+            answers[key] = agreement(agency, reverse=key in INSTRUMENT.reverse_keys)
         optimism = this_month("optimism", traits.optimism)
-        for key in ("op1", "op2"):
-            answers[key] = agreement(optimism)
+        for key in OPTIMISM_ITEMS:
+            answers[key] = agreement(optimism, reverse=key in INSTRUMENT.reverse_keys)
     if received:
         bracket = int(str(answers["ws1"])) - 2 + rng.choice((-1, 0, 0, 1))  # more often, more hours
         answers["ws2"] = WS2_OPTIONS[min(len(WS2_OPTIONS) - 1, max(0, bracket))]

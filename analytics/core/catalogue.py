@@ -72,13 +72,3 @@ METRICS: tuple[MetricSpec, ...] = (
 METRICS_BY_NAME = {spec.name: spec for spec in METRICS}
 RESPONSES = "responses"  # n = respondents, value = response rate (%), published as the others
 DISCLOSURE_VARIABLES = sorted({spec.variable for spec in METRICS})
-
-# Items whose three-bin distributions are published (n >= 2k): the 7-point items and trust1.
-DISTRIBUTION_ITEMS: dict[str, int] = {
-    **{key: 7 for key in ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7", "voice1", "press1", "mgr1")},
-    **{key: 7 for key in ("ag1", "ag2", "ag3", "ag4", "op1", "op2")},
-    "trust1": 5,
-}
-#: Not reverse-scored in the instrument (its score is "pressure", higher = more), but agreeing is
-#: the unfavourable answer, so its distribution bins run the other way round.
-UNFAVOURABLE_WHEN_HIGH = frozenset({"press1"})

@@ -25,9 +25,10 @@ from analytics.core.disclosure import (
     source_mix_units,
 )
 from analytics.core.partials import Partials, roll_up, roll_up_long
+from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
 from analytics.stats.estimates import mean_intervals_from_sums, time_ratio_in_words, wilson_intervals
-from analytics.stats.reliability import ALPHA_WARN_BELOW, CONSTRUCT_ITEMS, MIN_COMPLETE_CASES, organisation_alphas
+from analytics.stats.reliability import ALPHA_WARN_BELOW, MIN_COMPLETE_CASES, organisation_alphas
 from analytics.stats.shrinkage import beta_binomial_shrinkage
 
 RELIABILITY_PREFIX = "alpha_"  # metric name of a construct's organisation-wide Cronbach's alpha
@@ -61,6 +62,7 @@ def cells_compute(
     partials: Partials,
     tree: UnitTree[str],
     *,
+    scoring: Scoring,
     invited: Mapping[str, int],
     k: int,
     hourly_cost: float,
@@ -94,7 +96,7 @@ def cells_compute(
         pd.DataFrame(_response_rate_cells(partials, tree, decisions[RESPONSES], invited), columns=CELL_COLUMNS)
     )
     frames.append(
-        pd.DataFrame(_reliability_cells(partials, decisions[RESPONSES][ORGANISATION], k), columns=CELL_COLUMNS)
+        pd.DataFrame(_reliability_cells(partials, scoring, decisions[RESPONSES][ORGANISATION], k), columns=CELL_COLUMNS)
     )
     cells = pd.concat(frames, ignore_index=True)
     _add_pilot_shrinkage(cells, tree)
@@ -183,7 +185,7 @@ def _published(
             "total_sq": total_sq, "extra": extra}  # fmt: skip
 
 
-def _reliability_cells(partials: Partials, organisation: Decision, k: int) -> list[dict[str, Any]]:
+def _reliability_cells(partials: Partials, scoring: Scoring, organisation: Decision, k: int) -> list[dict[str, Any]]:
     """Cronbach's alpha per construct, organisation level only (PRODUCT: instrument health).
 
     n is the number of complete cases; value is None under 30 of them (too unstable to show).
@@ -191,7 +193,7 @@ def _reliability_cells(partials: Partials, organisation: Decision, k: int) -> li
     publish no count, even though the organisation's other cells are published.
     """
     rows = []
-    for construct, (n, alpha) in organisation_alphas(partials.reliability).items():
+    for construct, (n, alpha) in organisation_alphas(partials.reliability, scoring).items():
         metric = f"{RELIABILITY_PREFIX}{construct}"
         if not organisation.published:
             rows.append(_hidden(ORGANISATION, metric, organisation))
@@ -199,7 +201,7 @@ def _reliability_cells(partials: Partials, organisation: Decision, k: int) -> li
         if n < k:
             rows.append(_hidden(ORGANISATION, metric, Decision(published=False, n=n, reason="below_threshold")))
             continue
-        extra: dict[str, Any] = {"items": len(CONSTRUCT_ITEMS[construct])}
+        extra: dict[str, Any] = {"items": len(scoring.constructs[construct])}
         extra["warn"] = alpha is not None and alpha < ALPHA_WARN_BELOW
         if alpha is None:
             extra["why_empty"] = f"needs {MIN_COMPLETE_CASES} complete answers"

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.core.catalogue import DISTRIBUTION_ITEMS, UNFAVOURABLE_WHEN_HIGH
-from analytics.core.scoring import NUMERIC_VARIABLES, answers_wide, respondent_variables
+from analytics.core.scoring import NUMERIC_VARIABLES, Scoring, answers_wide, respondent_variables
 from analytics.core.tree import UnitTree
 from analytics.stats.reliability import reliability_partials
 
@@ -161,10 +160,10 @@ def _two_level_from_json(raw: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pilot_cutoff: float) -> Partials:
+def partials_compute(answers: pd.DataFrame, *, scoring: Scoring, pilot_cutoff: float) -> Partials:
     """From long answers (response_id, team_id, item, value) of some teams to their partials."""
     wide = answers_wide(answers)
-    respondents = respondent_variables(wide, reverse_keys=reverse_keys, pilot_cutoff=pilot_cutoff)
+    respondents = respondent_variables(wide, scoring=scoring, pilot_cutoff=pilot_cutoff)
     values = respondents[NUMERIC_VARIABLES].astype("float64")
     teams = respondents["team_id"].astype(str)
     present = values.notna()
@@ -183,12 +182,14 @@ def partials_compute(answers: pd.DataFrame, *, reverse_keys: Collection[str], pi
         ignore_index=True,
     )[["team_id", "variable", "value", "count"]]
     bins = item_bin_partials(
-        wide.assign(team_id=wide["team_id"].astype(str)), DISTRIBUTION_ITEMS, {*reverse_keys, *UNFAVOURABLE_WHEN_HIGH}
+        wide.assign(team_id=wide["team_id"].astype(str)),
+        scoring.distribution_items,
+        {*scoring.reverse_keys, *scoring.unfavourable_when_high},
     )
     return Partials(
         variables=variables,
         histograms=histograms,
         bins=bins,
         respondents=teams.value_counts(),
-        reliability=reliability_partials(wide, reverse_keys=reverse_keys),
+        reliability=reliability_partials(wide, scoring=scoring),
     ).canonical()

@@ -1,24 +1,87 @@
 """From stored answers to one row per respondent with the variables every metric is built on.
 
 Pure pandas: no database, no Django. The aggregation job reads a cycle's answers once, calls
-`respondent_variables`, and everything downstream works on its result.
+`respondent_variables` with the cycle's :class:`Scoring`, and everything downstream works on
+its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-SCALE_MAX = 7
-PS_ITEMS = ["ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7"]
-AGENCY_ITEMS = ["ag1", "ag2", "ag3", "ag4"]
-OPTIMISM_ITEMS = ["op1", "op2"]
-WORKSLOP_SOURCES = ["teammates", "leaders", "other_teams", "reports"]
-USE_LEVELS = {1: "never", 2: "few_times", 3: "weekly", 4: "daily", 5: "several_daily"}
 FAVOURABLE_FROM = 5.0  # "somewhat agree" or more on the 7-point scale, after reverse-coding
 MIN_ITEMS_FRACTION = 0.5  # a construct score needs at least half of its items answered
+
+# The instrument's multi-item constructs, as the variables (and metrics) they are scored into.
+CONSTRUCT_VARIABLES = {"psychological_safety": "psych_safety", "agency": "agency", "optimism": "optimism"}
+# Items where agreeing is the unfavourable answer although they are not reverse-scored (their
+# score, "pressure", runs higher = more): their distribution bins run the other way round.
+UNFAVOURABLE_WHEN_HIGH_CONSTRUCTS = frozenset({"pressure"})
+WORKSLOP_SOURCES = ["teammates", "leaders", "other_teams", "reports"]
+USE_LEVELS = {1: "never", 2: "few_times", 3: "weekly", 4: "daily", 5: "several_daily"}
+MULTI_KEY_SEPARATOR = "_"  # a multi-select item is stored as one 0/1 answer per option, "ws3_teammates"
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a cycle's answers are scored, read from the instrument version the cycle opened with.
+
+    Item keys are stable across versions (PRODUCT.md), so the catalogue names the items its
+    single-item metrics read (trust1, ws2...); everything else comes from the instrument: which
+    items make up each construct, which are reverse-scored, each ordinal item's scale, the
+    "never" answer of each gate, and which items are shown as three-bin distributions. A new
+    version that adds an item to a construct or reverse-keys one aggregates with no code change.
+    """
+
+    version: int
+    constructs: dict[str, tuple[str, ...]]  # variable (psych_safety, agency, optimism) -> its items
+    scale_max: dict[str, int]  # ordinal item -> its highest value (the lowest is 1)
+    reverse_keys: frozenset[str]
+    never: dict[str, float]  # gate item (use1, ws1) -> the value that means "never"
+    distribution_items: dict[str, int]  # items published in three bins -> scale max
+    unfavourable_when_high: frozenset[str]
+
+    @classmethod
+    def from_definition(cls, definition: Mapping[str, Any]) -> Scoring:
+        """From an InstrumentVersion's stored definition (see surveys/instruments/v1.json)."""
+        items = list(definition["items"])
+        never = {key: float(value) for key, value in definition["never_value"].items()}
+        scale_max: dict[str, int] = {}
+        for item in items:
+            values = [option["value"] for option in item.get("options", ())]
+            # Ordinal: options 1..m in whole steps (agreement scales, trust1, the gates), not
+            # recoded values such as hours (ws2) or time ratios (speed1).
+            if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                if sorted(values) == list(range(1, len(values) + 1)):
+                    scale_max[item["key"]] = len(values)
+        constructs: dict[str, list[str]] = {}
+        for item in items:
+            variable = CONSTRUCT_VARIABLES.get(item["construct"])
+            if variable is not None:
+                constructs.setdefault(variable, []).append(item["key"])
+        # Every ordinal item but the gates, whose answer mix is published as shares of its own.
+        distribution_items = {key: top for key, top in scale_max.items() if key not in never}
+        return cls(
+            version=int(definition["version"]),
+            constructs={variable: tuple(keys) for variable, keys in constructs.items()},
+            scale_max=scale_max,
+            reverse_keys=frozenset(item["key"] for item in items if item.get("reverse")),
+            never=never,
+            distribution_items=distribution_items,
+            unfavourable_when_high=frozenset(
+                item["key"] for item in items if item["construct"] in UNFAVOURABLE_WHEN_HIGH_CONSTRUCTS
+            ),
+        )
+
+    def reverse_coded(self, key: str, values: pd.Series) -> pd.Series:
+        """``values`` of ``key`` with reverse-scored items turned round on their own scale."""
+        return (self.scale_max[key] + 1 - values) if key in self.reverse_keys else values
+
 
 # Every per-respondent variable, with the metric it feeds. Binary variables are 0/1 floats so a
 # mean is a proportion; NaN means "not asked or skipped", which gives each metric its own n.
@@ -76,12 +139,11 @@ def _column(wide: pd.DataFrame, key: str) -> pd.Series:
     return pd.Series(np.nan, index=wide.index, dtype="float64")
 
 
-def _construct(wide: pd.DataFrame, items: list[str], reverse_keys: Collection[str]) -> pd.Series:
-    """Mean of the answered items after reverse-coding by key; NaN when fewer than half answered."""
-    columns = []
-    for key in items:
-        values = _column(wide, key)
-        columns.append((SCALE_MAX + 1 - values) if key in reverse_keys else values)
+def _construct(wide: pd.DataFrame, scoring: Scoring, variable: str) -> pd.Series:
+    """Mean of the construct's answered items after reverse-coding by key; NaN when fewer than
+    half of them were answered."""
+    items = scoring.constructs[variable]
+    columns = [scoring.reverse_coded(key, _column(wide, key)) for key in items]
     block = pd.concat(columns, axis=1)
     answered = block.notna().sum(axis=1)
     score = block.mean(axis=1, skipna=True)
@@ -92,9 +154,7 @@ def _indicator(condition: pd.Series, defined: pd.Series) -> pd.Series:
     return condition.astype("float64").where(defined)
 
 
-def respondent_variables(
-    wide: pd.DataFrame, *, reverse_keys: Collection[str], pilot_cutoff: float, never: float = 1.0
-) -> pd.DataFrame:
+def respondent_variables(wide: pd.DataFrame, *, scoring: Scoring, pilot_cutoff: float) -> pd.DataFrame:
     """One row per respondent: team_id and every variable in NUMERIC_VARIABLES.
 
     Pilot (inspired by BetterUp's agency x optimism): an AI user whose agency mean and optimism
@@ -104,15 +164,15 @@ def respondent_variables(
     out = pd.DataFrame(index=wide.index)
     out["team_id"] = wide["team_id"] if "team_id" in wide.columns else pd.Series(dtype="object")
 
-    ps = _construct(wide, PS_ITEMS, reverse_keys)
+    ps = _construct(wide, scoring, "psych_safety")
     out["psych_safety"] = ps
     out["psych_safety_favourable"] = _indicator(ps >= FAVOURABLE_FROM, ps.notna())
 
     use = _column(wide, "use1")
-    ai_user = use > never
+    ai_user = use > scoring.never["use1"]
     out["ai_user"] = _indicator(ai_user, use.notna())
-    agency = _construct(wide, AGENCY_ITEMS, reverse_keys).where(ai_user)
-    optimism = _construct(wide, OPTIMISM_ITEMS, reverse_keys).where(ai_user)
+    agency = _construct(wide, scoring, "agency").where(ai_user)
+    optimism = _construct(wide, scoring, "optimism").where(ai_user)
     out["agency"], out["optimism"] = agency, optimism
     classified = agency.notna() & optimism.notna()
     high_agency, high_optimism = agency >= pilot_cutoff, optimism >= pilot_cutoff
@@ -127,19 +187,22 @@ def respondent_variables(
     out["pilot_of_all"] = _indicator(pilot & classified, use.notna() & (classified | ~ai_user))
 
     ws1 = _column(wide, "ws1")
-    received = ws1 > never
+    received = ws1 > scoring.never["ws1"]
     out["workslop_received"] = _indicator(received, ws1.notna())
     ws2 = _column(wide, "ws2")
     # Hours per respondent this month: 0 for "never"; unknown when they received some but
     # skipped how long it cost.
-    out["workslop_hours"] = pd.Series(np.where(ws1 == never, 0.0, ws2), index=wide.index).where(ws1.notna())
+    out["workslop_hours"] = pd.Series(np.where(ws1 == scoring.never["ws1"], 0.0, ws2), index=wide.index).where(
+        ws1.notna()
+    )
     for source in WORKSLOP_SOURCES:
-        out[f"workslop_from_{source}"] = _column(wide, f"ws3_{source}").where(received)
+        out[f"workslop_from_{source}"] = _column(wide, f"ws3{MULTI_KEY_SEPARATOR}{source}").where(received)
 
     trust = _column(wide, "trust1").where(ai_user)
     out["trust"] = trust
-    out["trust_favourable"] = _indicator(trust >= 4, trust.notna())
-    out["distrust"] = _indicator(trust <= 2, trust.notna())
+    midpoint = (scoring.scale_max["trust1"] + 1) / 2  # "neither": 3 on the 5-point scale
+    out["trust_favourable"] = _indicator(trust > midpoint, trust.notna())
+    out["distrust"] = _indicator(trust < midpoint, trust.notna())
     out["voice"] = _column(wide, "voice1")
     out["pressure"] = _column(wide, "press1")
     out["manager_modelling"] = _column(wide, "mgr1")

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from analytics.core.cells import cells_compute, series_dict
 from analytics.core.partials import Partials, partials_compute
+from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
 from analytics.job.comments import comments_release
 from analytics.job.storage import answers_frame, cycle_results_write
@@ -161,10 +162,14 @@ def fanout_team_groups(tree: UnitTree[str], *, min_teams: int) -> list[list[str]
 
 def cycle_partials(cycle: Cycle, *, team_ids: set[str] | None = None) -> Partials:
     """Partials of some teams (all by default): what one fan-out task computes."""
-    instrument = cycle.instrument_version.instrument
     return partials_compute(
-        answers_frame(cycle.pk, team_ids), reverse_keys=instrument.reverse_keys, pilot_cutoff=float(cycle.pilot_cutoff)
+        answers_frame(cycle.pk, team_ids), scoring=cycle_scoring(cycle), pilot_cutoff=float(cycle.pilot_cutoff)
     )
+
+
+def cycle_scoring(cycle: Cycle) -> Scoring:
+    """How the cycle's answers are scored: from the instrument version it opened with."""
+    return Scoring.from_definition(cycle.instrument_version.definition)
 
 
 def aggregate_cycle(
@@ -184,7 +189,12 @@ def aggregate_cycle(
         say(f"{cycle.label}: computing {len(tree.parents):,} units")
         organisation = Organisation.current()
         computed = cells_compute(
-            partials, tree, invited=invited_by_team(cycle), k=cycle.k, hourly_cost=float(organisation.hourly_cost)
+            partials,
+            tree,
+            scoring=cycle_scoring(cycle),
+            invited=invited_by_team(cycle),
+            k=cycle.k,
+            hourly_cost=float(organisation.hourly_cost),
         )
         with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
             cycle_results_write(cycle, tree, computed)

@@ -8,24 +8,16 @@ team; at least 30 complete cases).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-
 import numpy as np
 import pandas as pd
 
-from analytics.core.scoring import AGENCY_ITEMS, OPTIMISM_ITEMS, PS_ITEMS, SCALE_MAX
+from analytics.core.scoring import Scoring
 
-#: Multi-item constructs whose internal consistency the instrument-health page reports.
-CONSTRUCT_ITEMS: Mapping[str, list[str]] = {
-    "psych_safety": PS_ITEMS,
-    "agency": AGENCY_ITEMS,
-    "optimism": OPTIMISM_ITEMS,
-}
 MIN_COMPLETE_CASES = 30
 ALPHA_WARN_BELOW = 0.7
 
 
-def reliability_partials(wide: pd.DataFrame, *, reverse_keys: Collection[str]) -> pd.DataFrame:
+def reliability_partials(wide: pd.DataFrame, *, scoring: Scoring) -> pd.DataFrame:
     """Per team and construct: complete cases n, and sum/sumsq of each item and of the total.
 
     Index team_id; columns (construct, stat) with stat "n", "sum:<item>", "sumsq:<item>",
@@ -33,13 +25,12 @@ def reliability_partials(wide: pd.DataFrame, *, reverse_keys: Collection[str]) -
     """
     frames = {}
     teams = wide["team_id"].astype(str) if "team_id" in wide else pd.Series(dtype=str)
-    for construct, items in CONSTRUCT_ITEMS.items():
+    for construct, items in scoring.constructs.items():
         if not set(items) <= set(wide.columns):
             continue
-        answers = wide[items].astype("float64")
+        answers = wide[list(items)].astype("float64")
         for key in items:
-            if key in reverse_keys:
-                answers[key] = SCALE_MAX + 1 - answers[key]
+            answers[key] = scoring.reverse_coded(key, answers[key])
         complete = answers.notna().all(axis=1)
         answers, group = answers[complete], teams[complete]
         total = answers.sum(axis=1)
@@ -57,11 +48,11 @@ def reliability_partials(wide: pd.DataFrame, *, reverse_keys: Collection[str]) -
     return merged
 
 
-def organisation_alphas(partials: pd.DataFrame) -> dict[str, tuple[int, float | None]]:
+def organisation_alphas(partials: pd.DataFrame, scoring: Scoring) -> dict[str, tuple[int, float | None]]:
     """construct -> (complete cases, alpha or None when under 30 cases or without variance)."""
     result: dict[str, tuple[int, float | None]] = {}
     totals = partials.sum(axis=0) if not partials.empty else pd.Series(dtype="float64")
-    for construct, items in CONSTRUCT_ITEMS.items():
+    for construct, items in scoring.constructs.items():
         if (construct, "n") not in totals.index:
             result[construct] = (0, None)
             continue

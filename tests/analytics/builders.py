@@ -2,7 +2,7 @@
 open (one-time links), submit through `response_submit`, close through `cycle_close`.
 
 Every answer handed to the survey is also kept here, so tests can compute the expected numbers
-by hand from what people said, independently of analytics.respondents and analytics.metrics.
+by hand from what people said, independently of analytics.core.scoring and analytics.core.catalogue.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 from scipy import stats as scipy_stats
 
+from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION
 from analytics.models import MetricCell
 from surveys.closing import cycle_close
+from surveys.instrument import load_definition
 from surveys.models import Cycle, Organisation, Person, Team
 from surveys.services.cycles import cycle_open
 from surveys.submission import response_submit
@@ -40,6 +42,8 @@ STANDARD = (
     ("Product", "Design", 7, 6),
     ("Product", "Research", 6, 5),
 )
+#: How version 1 of the instrument scores answers (what a cycle opened with v1 uses).
+V1_SCORING = Scoring.from_definition(load_definition(1))
 
 
 @dataclass

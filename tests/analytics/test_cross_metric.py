@@ -9,6 +9,7 @@ from analytics.core.cells import cells_compute
 from analytics.core.partials import Partials
 from analytics.job.run import aggregate_cycle, cycle_partials, fanout_team_groups, organisation_tree
 from analytics.models import MetricCell
+from tests.analytics.builders import V1_SCORING
 from tests.analytics.test_tasks import closed_cycle_with_three_departments
 
 K = 5
@@ -52,6 +53,6 @@ def test_a_fan_out_part_without_respondents_merges_cleanly():
     empty = cycle_partials(cycle, team_ids={"00000000-0000-0000-0000-00000000abcd"})
     assert empty.respondents.sum() == 0
     merged = Partials.merge(Partials.from_json(part.to_json()) for part in [*parts, empty])
-    with_empty = cells_compute(merged, tree, invited={}, k=K, hourly_cost=80.0).cells
-    without = cells_compute(Partials.merge(parts), tree, invited={}, k=K, hourly_cost=80.0).cells
+    with_empty = cells_compute(merged, tree, scoring=V1_SCORING, invited={}, k=K, hourly_cost=80.0).cells
+    without = cells_compute(Partials.merge(parts), tree, scoring=V1_SCORING, invited={}, k=K, hourly_cost=80.0).cells
     pd.testing.assert_frame_equal(with_empty.drop(columns="extra"), without.drop(columns="extra"), rtol=1e-12)

@@ -6,6 +6,7 @@ from analytics.core.cells import cells_compute
 from analytics.job import storage as writing
 from analytics.job.run import cycle_partials, organisation_tree
 from analytics.models import CellHistogram, ItemDistribution, MetricCell, UnitSnapshot
+from tests.analytics.builders import V1_SCORING
 from tests.analytics.test_tasks import closed_cycle_with_three_departments
 
 STORED = {
@@ -25,7 +26,7 @@ def stored_rows() -> dict[str, list]:
 def test_copy_and_orm_store_identical_results(require_postgres, monkeypatch):
     cycle = closed_cycle_with_three_departments()
     tree = organisation_tree()
-    computed = cells_compute(cycle_partials(cycle), tree, invited={}, k=5, hourly_cost=80.0)
+    computed = cells_compute(cycle_partials(cycle), tree, scoring=V1_SCORING, invited={}, k=5, hourly_cost=80.0)
     writing.cycle_results_write(cycle, tree, computed)
     copied = stored_rows()
     monkeypatch.setattr(writing, "copy_available", lambda: False)
