@@ -1,8 +1,9 @@
 """A cycle's numbers, in memory: partials per team, then cells for every unit with disclosure.
 
 No database here: the aggregation job reads the answers, calls these functions and writes the
-result. `partials_compute` runs on any subset of teams (one Celery task per top-level unit);
-`Partials.merge` adds them; `cells_compute` turns the merged partials into the cycle's cells.
+result. `partials_compute` (analytics.core.partials) runs on any subset of teams (one Celery task
+per top-level unit); `Partials.merge` adds them; `cells_compute` turns the merged partials into
+the cycle's cells, as analytics.core.publication decides.
 """
 
 from __future__ import annotations
@@ -16,18 +17,17 @@ import numpy as np
 import pandas as pd
 
 from analytics.core.catalogue import DISCLOSURE_VARIABLES, METRICS, RESPONSES, MetricSpec
-from analytics.core.disclosure import (
-    Decision,
-    decide_publication,
-    distribution_units,
-    published_units,
-    restrict_publication,
-    source_mix_units,
-)
+from analytics.core.disclosure import Decision, decide_population, distribution_units
 from analytics.core.partials import Partials, roll_up, roll_up_long
+from analytics.core.publication import Publication, publication_decide
 from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
-from analytics.stats.estimates import mean_intervals_from_sums, time_ratio_in_words, wilson_intervals
+from analytics.stats.estimates import (
+    mean_intervals_from_sums,
+    mean_intervals_known_sd,
+    time_ratio_in_words,
+    wilson_intervals,
+)
 from analytics.stats.reliability import ALPHA_WARN_BELOW, MIN_COMPLETE_CASES, organisation_alphas
 from analytics.stats.shrinkage import beta_binomial_shrinkage
 
@@ -54,10 +54,6 @@ def _direct_counts(tree: UnitTree[str], direct_n: Mapping[str, int]) -> dict[str
     return {unit: int(direct_n.get(unit, 0)) for unit in tree.parents}
 
 
-def _decide(tree: UnitTree[str], direct_n: Mapping[str, int], k: int) -> dict[str, Decision]:
-    return decide_publication(tree, _direct_counts(tree, direct_n), k=k)
-
-
 def cells_compute(
     partials: Partials,
     tree: UnitTree[str],
@@ -67,54 +63,66 @@ def cells_compute(
     k: int,
     hourly_cost: float,
 ) -> CycleCells:
-    """Every (unit, metric) cell of the cycle, published or hidden, decided once for the tree."""
+    """Every (unit, metric) cell of the cycle, published or hidden, decided once for the tree
+    (analytics.core.publication)."""
     variables = partials.variables
     rolled = roll_up(variables, tree) if not variables.empty else variables
-    decisions: dict[str, dict[str, Decision]] = {}
-    directs: dict[str, dict[str, int]] = {}
-    for variable in DISCLOSURE_VARIABLES:
-        direct = series_dict(variables[(variable, "n")]) if (variable, "n") in variables.columns else {}
-        directs[variable] = _direct_counts(tree, direct)
-        decisions[variable] = decide_publication(tree, directs[variable], k=k)
-    decisions[RESPONSES] = _decide(tree, series_dict(partials.respondents), k)
-    # Stricter gates are R4 and R5 again at their own threshold among the published cells, since
-    # a department's mix minus its teams' mixes is the mix of the rest.
-    gated: dict[tuple[str, str], frozenset[str]] = {}
-    for spec in METRICS:
-        key = (spec.variable, spec.gate)
-        if spec.gate == "distribution" and key not in gated:
-            gated[key] = distribution_units(tree, directs[spec.variable], decisions[spec.variable], k=k)
-        elif spec.gate == "source_mix" and key not in gated:
-            gated[key] = source_mix_units(tree, directs[spec.variable], decisions[spec.variable])
-        elif spec.gate == "pilot" and key not in gated:
-            # Among units where both are published, R4/R5 again on this variable's own counts.
-            both = published_units(decisions[spec.variable]) & published_units(decisions["pilot"])
-            gated[key] = restrict_publication(tree, directs[spec.variable], both, threshold=k)
-
-    frames = [_metric_cells(spec, rolled, decisions[spec.variable], gated, hourly_cost) for spec in METRICS]
-    frames.append(
-        pd.DataFrame(_response_rate_cells(partials, tree, decisions[RESPONSES], invited), columns=CELL_COLUMNS)
+    direct_n = {
+        variable: _direct_counts(
+            tree, series_dict(variables[(variable, "n")]) if (variable, "n") in variables.columns else {}
+        )
+        for variable in DISCLOSURE_VARIABLES
+    }
+    publication = publication_decide(
+        tree,
+        respondents=_direct_counts(tree, series_dict(partials.respondents)),
+        direct_n=direct_n,
+        rolled=rolled,
+        scoring=scoring,
+        k=k,
     )
+    frames = [_metric_cells(spec, rolled, tree, publication, hourly_cost) for spec in METRICS]
+    frames.append(pd.DataFrame(_response_rate_cells(tree, publication.respondents, invited), columns=CELL_COLUMNS))
     frames.append(
-        pd.DataFrame(_reliability_cells(partials, scoring, decisions[RESPONSES][ORGANISATION], k), columns=CELL_COLUMNS)
+        pd.DataFrame(
+            _reliability_cells(partials, scoring, publication.respondents[ORGANISATION], k), columns=CELL_COLUMNS
+        )
     )
     cells = pd.concat(frames, ignore_index=True)
     _add_pilot_shrinkage(cells, tree)
     return CycleCells(
         cells=cells,
-        distributions=_distributions(partials, tree, k),
-        histograms=_histograms(partials, tree, decisions),
-        decisions=decisions,
+        distributions=_distributions(partials, tree, publication, k),
+        histograms=_histograms(partials, tree, publication.variables),
+        decisions={**publication.variables, RESPONSES: publication.respondents},
     )
 
 
+MEAN_KINDS = frozenset({"mean", "geometric", "mean_0_100", "cost"})
+
+
 def estimates(
-    spec: MetricSpec, n: np.ndarray, total: np.ndarray, total_sq: np.ndarray, *, hourly_cost: float
+    spec: MetricSpec,
+    n: np.ndarray,
+    total: np.ndarray,
+    total_sq: np.ndarray,
+    *,
+    own_spread: np.ndarray,
+    spread: float,
+    hourly_cost: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Value and 95% interval of one metric for many units, from its variable's sums."""
+    """Value and 95% interval of one metric for many units, from its variable's sums.
+
+    A share's Wilson interval depends on its value and n only. A mean's interval uses the cell's
+    own spread only where ``own_spread`` says so (R13); elsewhere the organisation's SD
+    ``spread``, so that it tells nothing about the cell beyond its mean and n.
+    """
     if spec.kind == "proportion":
         return wilson_intervals(np.round(total), n)
-    value, low, high = mean_intervals_from_sums(n, total, total_sq)
+    own_value, own_low, own_high = mean_intervals_from_sums(n, total, total_sq)
+    _, small_low, small_high = mean_intervals_known_sd(n, total, spread)
+    value = own_value
+    low, high = np.where(own_spread, own_low, small_low), np.where(own_spread, own_high, small_high)
     if spec.kind == "mean":
         return value, low, high
     if spec.kind == "geometric":  # the variable is log r: exp of the mean of logs and its interval
@@ -127,43 +135,44 @@ def estimates(
 
 
 def _metric_cells(
-    spec: MetricSpec,
-    rolled: pd.DataFrame,
-    decisions: Mapping[str, Decision],
-    gated: Mapping[tuple[str, str], frozenset[str]],
-    hourly_cost: float,
+    spec: MetricSpec, rolled: pd.DataFrame, tree: UnitTree[str], publication: Publication, hourly_cost: float
 ) -> pd.DataFrame:
     """One metric's cells for every unit, computed column-wise (10,000 teams stay fast)."""
-    units = list(decisions)
-    published = np.array(
-        [d.published and (spec.gate == "k" or u in gated[(spec.variable, spec.gate)]) for u, d in decisions.items()],
-        dtype=bool,
-    )
+    units = list(tree.ordered)
+    shown = publication.metrics[spec.name]
+    published = np.fromiter((unit in shown for unit in units), dtype=bool, count=len(units))
     frame = pd.DataFrame({"unit_id": units, "metric": spec.name, "published": published})
-    frame["hidden_because"] = [
-        "" if shown else (decisions[u].reason or "gate") for u, shown in zip(units, published, strict=True)
-    ]
+    frame["hidden_because"] = [publication.hidden_because(spec, unit) for unit in units]
     # Hidden cells are never computed at all: their sums stay in this function's locals only.
-    shown_units = [u for u, shown in zip(units, published, strict=True) if shown]
+    shown_units = [u for u, is_shown in zip(units, published, strict=True) if is_shown]
     columns = [(spec.variable, stat) for stat in ("n", "sum", "sumsq")]
     if shown_units and not rolled.empty:
         sums = rolled.reindex(shown_units)[columns].fillna(0.0).to_numpy()
     else:
         sums = np.zeros((len(shown_units), 3))
     n, total, total_sq = sums[:, 0], sums[:, 1], sums[:, 2]
-    value, low, high = estimates(spec, n, total, total_sq, hourly_cost=hourly_cost)
+    own = publication.own_spread[spec.variable]
+    own_spread = np.fromiter((unit in own for unit in shown_units), dtype=bool, count=len(shown_units))
+    value, low, high = estimates(
+        spec, n, total, total_sq, own_spread=own_spread, spread=publication.spread[spec.variable],
+        hourly_cost=hourly_cost,
+    )  # fmt: skip
     for column, data in (("n", n), ("value", value), ("ci_low", low), ("ci_high", high), ("total", total),
                          ("total_sq", total_sq)):  # fmt: skip
         full = np.full(len(units), np.nan)
         full[published] = data
         frame[column] = full
     frame["n"] = frame["n"].astype("Int64")
+    extras: list[dict[str, Any]] = [{} for _ in units]
+    if spec.kind in MEAN_KINDS:
+        # Said in reports beside the interval: whose spread it was computed from.
+        spreads = iter(own_spread.tolist())
+        for position in np.flatnonzero(published).tolist():
+            extras[position] = {"interval": "own_sd" if next(spreads) else "organisation_sd"}
     if spec.name == "time_ratio":
-        frame["extra"] = [
-            {"in_words": time_ratio_in_words(v)} if p else {} for v, p in zip(frame["value"], published, strict=True)
-        ]
-    else:
-        frame["extra"] = [{} for _ in units]
+        for position in np.flatnonzero(published).tolist():
+            extras[position]["in_words"] = time_ratio_in_words(float(frame["value"].iloc[position]))
+    frame["extra"] = extras
     return frame[CELL_COLUMNS]
 
 
@@ -211,7 +220,7 @@ def _reliability_cells(partials: Partials, scoring: Scoring, organisation: Decis
 
 
 def _response_rate_cells(
-    partials: Partials, tree: UnitTree[str], decisions: Mapping[str, Decision], invited: Mapping[str, int]
+    tree: UnitTree[str], decisions: Mapping[str, Decision], invited: Mapping[str, int]
 ) -> list[dict[str, Any]]:
     """n = respondents; value = response rate in % of those invited (shown only where n >= k)."""
     invited_frame = pd.DataFrame({"invited": pd.Series(invited, dtype="int64")})
@@ -246,8 +255,9 @@ def _add_pilot_shrinkage(cells: pd.DataFrame, tree: UnitTree[str]) -> None:
     ]
 
 
-def _distributions(partials: Partials, tree: UnitTree[str], k: int) -> pd.DataFrame:
-    """Three-bin item distributions where the item's own n passes R4/R5 and reaches 2k."""
+def _distributions(partials: Partials, tree: UnitTree[str], publication: Publication, k: int) -> pd.DataFrame:
+    """Three-bin item distributions where the item's own n passes R4/R5 among the units published
+    on their respondents (R11) and reaches 2k with R5 at 2k (R14: three bins are a distribution)."""
     columns = ["unit_id", "item", "unfavourable", "neutral", "favourable"]
     if partials.bins.empty:
         return pd.DataFrame(columns=columns)
@@ -258,7 +268,7 @@ def _distributions(partials: Partials, tree: UnitTree[str], k: int) -> pd.DataFr
     allowed: set[tuple[str, str]] = set()
     for item in table["item"].unique():
         counts = _direct_counts(tree, series_dict(direct.loc[item]))
-        decisions = decide_publication(tree, counts, k=k)
+        decisions = decide_population(tree, counts, publication.respondents, k=k)
         allowed.update((unit, item) for unit in distribution_units(tree, counts, decisions, k=k))
     keep = pd.MultiIndex.from_arrays([table["unit_id"], table["item"]]).isin(list(allowed))
     return table[keep][columns].reset_index(drop=True)

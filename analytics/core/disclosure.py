@@ -51,6 +51,7 @@ __all__ = [
     "comment_listing",
     "complementary_violations",
     "decide_publication",
+    "decide_population",
     "decide_publication_for_metrics",
     "distribution_allowed",
     "distribution_units",
@@ -74,6 +75,8 @@ DISTRIBUTION_FACTOR: Final = 2
 #: the manager.
 SOURCE_MIX_MIN_N: Final = 20
 
+# below_threshold: R4; complementary: R5 (for a population, the reason its unit is hidden on its
+# respondents, if it is: R11).
 Reason = Literal["", "below_threshold", "complementary"]
 
 
@@ -278,6 +281,48 @@ def _decide(tree: UnitTree[UnitId], counts: Mapping[UnitId, int], k: int) -> dic
         decision = made.get(key)
         if decision is None:
             decision = made[key] = Decision(published=key[1] == "", n=n, reason=key[1])
+        decisions[unit] = decision
+    return decisions
+
+
+def decide_population(
+    parents: TreeLike[UnitId],
+    direct_n: Mapping[UnitId, int],
+    respondents: Mapping[UnitId, Decision],
+    *,
+    k: int,
+) -> dict[UnitId, Decision]:
+    """R11: one population's cells (AI users, workslop receivers, those who answered an item),
+    decided among the units published on their respondents.
+
+    Populations are nested cuts of the same people, so they are suppressed together: a unit
+    hidden on its respondents (``respondents``, from :func:`decide_publication` on respondent
+    counts) is hidden for every population. Then R4 and R5 apply to the population's own counts
+    among the remaining units, their nearest published descendants included: a department head
+    alone on Lab is a residual of one respondent, so Lab/X is hidden on respondents, and its AI
+    users cannot be published either (the head's "never" would be Lab's AI users minus theirs).
+    """
+    _check_threshold(k)
+    tree = as_tree(parents)
+    counts = _subtree_counts(tree, direct_n)
+    candidates = [unit for unit in tree.ordered if respondents[unit].published]
+    published, hidden_complementary = _suppress(tree, counts, candidates, k)
+    decisions: dict[UnitId, Decision] = {}
+    made: dict[tuple[int, Reason], Decision] = {}
+    for unit in tree.ordered:
+        n = counts[unit]
+        reason: Reason
+        if unit in published:
+            reason = ""
+        elif not respondents[unit].published:
+            reason = respondents[unit].reason
+        elif unit in hidden_complementary:
+            reason = "complementary"
+        else:
+            reason = "below_threshold"
+        decision = made.get((n, reason))
+        if decision is None:
+            decision = made[(n, reason)] = Decision(published=reason == "", n=n, reason=reason)
         decisions[unit] = decision
     return decisions
 

@@ -45,6 +45,9 @@ class Scoring:
     never: dict[str, float]  # gate item (use1, ws1) -> the value that means "never"
     distribution_items: dict[str, int]  # items published in three bins -> scale max
     unfavourable_when_high: frozenset[str]
+    # variable -> the SD a small cell's interval uses where the organisation has fewer than 30
+    # answers of its own to estimate one from (ANONYMITY R13)
+    fixed_sd: dict[str, float]
 
     @classmethod
     def from_definition(cls, definition: Mapping[str, Any]) -> Scoring:
@@ -73,6 +76,7 @@ class Scoring:
             reverse_keys=frozenset(item["key"] for item in items if item.get("reverse")),
             never=never,
             distribution_items=distribution_items,
+            fixed_sd={variable: float(sd) for variable, sd in definition["fixed_sd"].items()},
             unfavourable_when_high=frozenset(
                 item["key"] for item in items if item["construct"] in UNFAVOURABLE_WHEN_HIGH_CONSTRUCTS
             ),
@@ -99,6 +103,7 @@ NUMERIC_VARIABLES = [
     "mode_low_agency_low_optimism",
     "workslop_received",
     "workslop_hours",
+    "workslop_hours_all",
     *[f"workslop_from_{source}" for source in WORKSLOP_SOURCES],
     "trust",
     "trust_favourable",
@@ -190,9 +195,10 @@ def respondent_variables(wide: pd.DataFrame, *, scoring: Scoring, pilot_cutoff: 
     received = ws1 > scoring.never["ws1"]
     out["workslop_received"] = _indicator(received, ws1.notna())
     ws2 = _column(wide, "ws2")
-    # Hours per respondent this month: 0 for "never"; unknown when they received some but
-    # skipped how long it cost.
-    out["workslop_hours"] = pd.Series(np.where(ws1 == scoring.never["ws1"], 0.0, ws2), index=wide.index).where(
+    # Hours per receiver (R12: the population that has hours at all), and per respondent: 0 for
+    # "never", unknown when they received some but skipped how long it cost.
+    out["workslop_hours"] = ws2.where(received)
+    out["workslop_hours_all"] = pd.Series(np.where(ws1 == scoring.never["ws1"], 0.0, ws2), index=wide.index).where(
         ws1.notna()
     )
     for source in WORKSLOP_SOURCES:

@@ -25,6 +25,20 @@ def mean_intervals_from_sums(
     return mean, mean - half, mean + half
 
 
+def mean_intervals_known_sd(n: np.ndarray, total: np.ndarray, sd: float, confidence: float = 0.95) -> Arrays:
+    """Means with intervals whose spread is given, not the cells' own (ANONYMITY R13): mean +-
+    t(n - 1) sd / sqrt(n). A function of the mean and n alone, so it tells nothing more about a
+    small cell. Student's t rather than z although sd comes from the whole organisation: the
+    margin keeps coverage at 95% or more where a team's own SD is up to 1.1 times the
+    organisation's (bench/interval_coverage.py; z gives 92.5% there, docs/decisions.md)."""
+    n = n.astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        t = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan))
+        half = np.where(n >= 2, t * sd / np.sqrt(n), np.nan)
+    return mean, mean - half, mean + half
+
+
 def wilson_intervals(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> Arrays:
     """Wilson score intervals for many cells at once; the same numbers as the one-cell Wilson
     interval of tests/analytics/reference_stats.py."""

@@ -187,5 +187,13 @@ def mean_t_interval(values: Sequence[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def mean_fixed_sd_interval(values: Sequence[float], sd: float) -> tuple[float, float, float]:
+    """R13: the interval of a cell that may not show its own spread, by hand."""
+    n = len(values)
+    mean = sum(values) / n
+    half = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
 def cells_by(cycle: Cycle, metric: str) -> dict[str, MetricCell]:
     return {str(cell.unit_id): cell for cell in MetricCell.objects.filter(cycle=cycle, metric=metric)}

@@ -39,9 +39,17 @@ def test_pilots_among_respondents_never_outlive_a_hidden_pilot_ratio(published):
 
 def test_three_bin_splits_of_one_item_need_2k(published):
     # AI-user share and daily share split use1 into never / some / daily; trust and distrust
-    # shares split trust1 into three. Those are distributions: n >= 2k.
-    for metric in ("daily_use_share", "distrust_share", "use_never", "use_daily"):
+    # shares split trust1 into three; the four usage modes are a four-way split. Those are
+    # distributions: n >= 2k.
+    metrics = ("daily_use_share", "distrust_share", "use_daily", "use_weekly", "mode_low_agency_low_optimism")
+    for metric in metrics:
         assert all(n >= 2 * K for n in published.get(metric, {}).values()), metric
+
+
+def test_figures_that_others_determine_are_published_exactly_where_those_are(published):
+    # R14: use "never" is one minus the AI-user share, the Pilot quadrant is the Pilot ratio.
+    assert published.get("use_never", {}) == published.get("ai_user_share", {})
+    assert set(published.get("mode_pilot", {})) == set(published.get("pilot_ratio", {}))
 
 
 @pytest.mark.django_db

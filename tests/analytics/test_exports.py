@@ -18,7 +18,15 @@ from analytics.job.run import aggregate_cycle
 from analytics.models import MetricCell
 from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT
 from surveys.models import AuditEvent
-from tests.analytics.builders import K, cycle_run, mean_t_interval, org_build, psych_safety_score, standard_answers
+from tests.analytics.builders import (
+    V1_SCORING,
+    K,
+    cycle_run,
+    mean_fixed_sd_interval,
+    org_build,
+    psych_safety_score,
+    standard_answers,
+)
 
 pytestmark = pytest.mark.django_db
 COLUMNS = ["cycle", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
@@ -59,7 +67,8 @@ def check_rows(rows: list[dict], org, aggregated, *, empty) -> None:
         assert int(row["n"]) >= K and row["reason"] in ("", None), row
     by_key = {(row["unit_path"], row["metric"]): row for row in rows}
     alpha = by_key[("Engineering/Alpha", "psych_safety")]
-    mean, low, high = mean_t_interval([psych_safety_score(raw) for raw in aggregated.answers["Engineering/Alpha"]])
+    scores = [psych_safety_score(raw) for raw in aggregated.answers["Engineering/Alpha"]]
+    mean, low, high = mean_fixed_sd_interval(scores, V1_SCORING.fixed_sd["psych_safety"])  # R13: n < 30
     assert [float(alpha[c]) for c in ("value", "ci_low", "ci_high")] == pytest.approx([mean, low, high])
     assert (alpha["cycle"], alpha["parent_path"], alpha["level"], alpha["unit_id"]) == (
         "2026-03",
