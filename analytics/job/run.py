@@ -21,7 +21,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.core.cells import cells_compute, series_dict
+from analytics.core.catalogue import RESPONSES
+from analytics.core.cells import CycleCells, cells_compute, series_dict
+from analytics.core.checker import publication_check, require_publishable
 from analytics.core.partials import Partials, partials_compute
 from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
@@ -188,15 +190,20 @@ def aggregate_cycle(
         partials = partials if partials is not None else cycle_partials(cycle)
         say(f"{cycle.label}: computing {len(tree.parents):,} units")
         organisation = Organisation.current()
+        scoring = cycle_scoring(cycle)
         computed = cells_compute(
             partials,
             tree,
-            scoring=cycle_scoring(cycle),
+            scoring=scoring,
             invited=invited_by_team(cycle),
             k=cycle.k,
             hourly_cost=float(organisation.hourly_cost),
         )
         with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
+            say(f"{cycle.label}: checking what would be published")
+            publication_require_checked(
+                computed, partials, tree, scoring=scoring, k=cycle.k, hourly_cost=float(organisation.hourly_cost)
+            )
             cycle_results_write(cycle, tree, computed)
         say(f"{cycle.label}: flags")
         from analytics.flags.stage import flags_compute_for_cycle  # imported late: the stage imports storage
@@ -215,3 +222,31 @@ def aggregate_cycle(
         flags=flags,
         comments_released=released,
     )
+
+
+def publication_require_checked(
+    computed: CycleCells, partials: Partials, tree: UnitTree[str], *, scoring: Scoring, k: int, hourly_cost: float
+) -> None:
+    """R15: the independent checker over everything about to be stored. A finding stops the
+    stage (its transaction stores nothing); the log names units, metrics and rules, no value."""
+    variables = partials.variables
+    direct_n = {
+        variable: series_dict(variables[(variable, "n")]) for variable in {column[0] for column in variables.columns}
+    }
+    direct_n[RESPONSES] = series_dict(partials.respondents)
+    bins = partials.bins.groupby(["item", "team_id"])["count"].sum()
+    item_direct_n = {str(item): series_dict(bins.loc[item]) for item in bins.index.get_level_values(0).unique()}
+    findings = publication_check(
+        computed.cells,
+        tree,
+        direct_n=direct_n,
+        distributions=computed.distributions,
+        item_direct_n=item_direct_n,
+        team_sums=variables,
+        fixed_sd=scoring.fixed_sd,
+        hourly_cost=hourly_cost,
+        k=k,
+    )
+    for finding in findings[:50]:
+        logger.error("aggregation refused: %s %s breaks %s", finding.unit, finding.metric, finding.rule)
+    require_publishable(findings)
