@@ -93,9 +93,10 @@ def publication_decide(
             if key not in gated:
                 gated[key] = restrict_publication(tree, direct_n[spec.variable], shown, threshold=threshold)
             shown = gated[key]
-        elif spec.gate == "split":
-            shown = _without_pinning_shares(spec, shown, rolled, scoring, k)
         metrics[spec.name] = frozenset(shown)
+    for spec in METRICS:
+        if spec.gate == "split":  # after the item's third category is decided
+            metrics[spec.name] = _without_pinning_shares(spec, metrics, rolled, scoring)
     for spec in METRICS:
         if spec.gate == "follows":
             metrics[spec.name] = frozenset.intersection(*(metrics[name] for name in spec.follows))
@@ -129,27 +130,29 @@ def organisation_spread(rolled: pd.DataFrame, variable: str, scoring: Scoring) -
 
 
 def _without_pinning_shares(
-    spec: MetricSpec, shown: frozenset[str], rolled: pd.DataFrame, scoring: Scoring, k: int
+    spec: MetricSpec, metrics: Mapping[str, frozenset[str]], rolled: pd.DataFrame, scoring: Scoring
 ) -> frozenset[str]:
-    """R14 for a share above an item's midpoint (the trust share): below 2k, where the share and
-    the item's mean together leave one possible three-bin split, the share is withheld and the
-    mean alone is published. At 2k and more the item's bins are published anyway."""
-    item, mean_variable = _SPLIT_ITEMS[spec.variable]
+    """R14 for a share above an item's midpoint (the trust share): wherever the item's third
+    category (the distrust share) is hidden, below 2k or by R5 at 2k, and the share and the
+    item's mean together leave one possible three-bin split, the share is withheld and the mean
+    alone is published."""
+    item, mean_variable, third = _SPLIT_ITEMS[spec.variable]
     scale_max = scoring.scale_max[item]
-    units = sorted(shown)
-    sums = rolled.reindex(units)
+    shown = metrics[spec.name]
+    undecided = sorted(shown - metrics[third])
+    sums = rolled.reindex(undecided)
     n = sums[(spec.variable, "n")].to_numpy(dtype=float)
     means_total = sums[(mean_variable, "sum")].to_numpy(dtype=float)
     above = sums[(spec.variable, "sum")].to_numpy(dtype=float)
-    kept = set()
-    for position, unit in enumerate(units):
-        count = int(n[position])
-        if count >= DISTRIBUTION_FACTOR * k or not mean_and_share_pin_the_bins(
-            count, float(means_total[position]), round(float(above[position])), scale_max
-        ):
-            kept.add(unit)
-    return frozenset(kept)
+    pinned = {
+        unit
+        for position, unit in enumerate(undecided)
+        if mean_and_share_pin_the_bins(
+            int(n[position]), float(means_total[position]), round(float(above[position])), scale_max
+        )
+    }
+    return shown - pinned
 
 
-# A share's variable -> (its item, the variable of that item's mean).
-_SPLIT_ITEMS = {"trust_favourable": ("trust1", "trust")}
+# A share's variable -> (its item, the variable of that item's mean, the item's third category).
+_SPLIT_ITEMS = {"trust_favourable": ("trust1", "trust", "distrust_share")}

@@ -104,7 +104,9 @@ def test_with_r14_off_the_checker_refuses_a_hidden_never_and_a_pinned_distrust(t
     """Finding 5: use "never" hidden beside the AI-user share; a trust share that with the mean
     pins the hidden distrust share (1, 1, 4, 4, 4)."""
     monkeypatch.setattr(publication, "METRICS", with_specs(use_never={"gate": "distribution", "follows": ()}))
-    monkeypatch.setattr(publication, "_without_pinning_shares", lambda spec, shown, rolled, scoring, k: shown)
+    monkeypatch.setattr(
+        publication, "_without_pinning_shares", lambda spec, metrics, rolled, scoring: metrics[spec.name]
+    )
     roster = Roster().add("Team", 5, lambda i: answers(use1="4", trust1=str((1, 1, 4, 4, 4)[i])))
     roster.add("Other", 5, lambda i: answers(use1="3", trust1=str((2, 3, 3, 5, 5)[i])))
     cycle = close_and_aggregate(tmp_path, roster)
