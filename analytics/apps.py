@@ -8,11 +8,8 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
-
-        from analytics.job.tasks import aggregation_on_close, reaggregation_on_k_change
-        from surveys.models import Cycle
-        from surveys.signals import cycle_closed
+        from analytics.job.tasks import aggregation_on_close, reaggregation_on_k_raised
+        from surveys.signals import cycle_closed, cycle_k_raised
 
         cycle_closed.connect(aggregation_on_close, dispatch_uid="analytics-aggregate-on-close")
-        post_save.connect(reaggregation_on_k_change, sender=Cycle, dispatch_uid="analytics-reaggregate-on-k")
+        cycle_k_raised.connect(reaggregation_on_k_raised, dispatch_uid="analytics-reaggregate-on-k-raised")

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from surveys.models import AuditEvent, Cycle, InstrumentVersion, Organisation, Person, Team
 from surveys.services.cycles import invitations_follow_roster
+from surveys.services.thresholds import cycle_k_raise, cycle_k_raise_problem
 
 
 def _actor(request: HttpRequest) -> str:
@@ -74,16 +75,22 @@ class CycleAdminForm(forms.ModelForm[Cycle]):
 
     def clean_k(self) -> int:
         k: int = self.cleaned_data["k"]
-        previous = self.initial.get("k")
-        if previous is not None and k < previous:
-            # ANONYMITY R3: once a cycle has opened, k may be raised but never lowered.
-            raise ValidationError(f"k can only be raised once a cycle has opened; enter {previous} or more.")
+        if "k" not in self.changed_data:
+            return k
+        # The admin validates and saves in one transaction: the row locked here stays locked until
+        # save_model's cycle_k_raise, so the k checked is the k raised from (another admin's raise
+        # in between waits, then fails here with the value to enter).
+        current = Cycle.objects.select_for_update().values_list("k", flat=True).get(pk=self.instance.pk)
+        problem = cycle_k_raise_problem(current=current, k=k)
+        if problem is not None:
+            raise ValidationError(problem)
         return k
 
 
 @admin.register(Cycle)
 class CycleAdmin(admin.ModelAdmin[Cycle]):
-    """Cycles are opened and closed by the commands and beat; here only k may be raised."""
+    """Cycles are opened and closed by the commands and beat; here only k may be raised (through
+    cycle_k_raise, which audits it and has a closed cycle's disclosure decided again)."""
 
     form = CycleAdminForm
 
@@ -106,14 +113,13 @@ class CycleAdmin(admin.ModelAdmin[Cycle]):
         return False
 
     def save_model(self, request: HttpRequest, obj: Cycle, form: Any, change: bool) -> None:
-        previous = form.initial.get("k")
-        if previous is not None and obj.k != previous:
-            AuditEvent.objects.create(
-                actor=_actor(request),
-                action="cycle_k_raised",
-                detail={"cycle": obj.label, "from": previous, "to": obj.k},
-            )
-        super().save_model(request, obj, form, change)
+        # k first, through the one service (checks, audit, re-run of disclosure). The change view
+        # is one transaction, so if the service refused here (it cannot while clean_k's lock holds)
+        # the error would roll the closing date back with it: nothing half-saved.
+        if "k" in form.changed_data:
+            obj.k = cycle_k_raise(cycle=obj, k=obj.k, actor=_actor(request)).k
+        if "closes_on" in form.changed_data:
+            obj.save(update_fields=["closes_on"])
 
 
 @admin.register(InstrumentVersion)

@@ -12,10 +12,21 @@ from django.urls import reverse
 
 from surveys.models import Cycle, Person
 
+# What is protected and what is not (ANONYMITY.md, "What k-anonymity cannot promise"), in the
+# words of the privacy page; each clause is what the code does (thresholds: the cycle's own).
 ANONYMITY_SENTENCE = (
-    "Your answers are stored without your name, e-mail or link, and results are shown only for "
-    "groups of at least {k} people, so nobody \u2013 not your manager, HR or an administrator \u2013 "
-    "can see what you answered."
+    "Nobody \u2013 not your manager, HR or an administrator \u2013 can see what you answered. Your answers "
+    "are stored without your name, e-mail or link. Results are shown only after the pulse closes and only "
+    "for groups of at least {k} people, and a group is also hidden when subtracting one report from another "
+    "would single out a smaller one. Comments are shown only for groups of at least {comment_threshold} "
+    "people, shuffled and without dates."
+)
+LIMITS_SENTENCE = (
+    "What this cannot promise: if everyone in a group gives the same answer, the group's result shows it; "
+    "someone who knows their own answer can work out the average of the rest of the group; when someone "
+    "joins or leaves a team, comparing two months can hint at their answers; and while a pulse is open, "
+    "someone with direct access to the database server could link answers to the people who gave them "
+    "from the way the rows are stored."
 )
 
 
@@ -31,6 +42,11 @@ def survey_link(token: str) -> str:
     return base_url + reverse("survey", kwargs={"token": token})
 
 
+def privacy_link() -> str:
+    base_url: str = settings.PULSE_BASE_URL
+    return base_url + reverse("privacy")
+
+
 def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternatives:
     context = {
         "person": mail.person,
@@ -39,7 +55,9 @@ def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternativ
         "link": survey_link(mail.token),
         "closes_on": cycle.closes_on,
         "k": cycle.k,
-        "anonymity_sentence": ANONYMITY_SENTENCE.format(k=cycle.k),
+        "anonymity_sentence": ANONYMITY_SENTENCE.format(k=cycle.k, comment_threshold=cycle.comment_threshold),
+        "limits_sentence": LIMITS_SENTENCE,
+        "privacy_link": privacy_link(),
     }
     subjects = {
         "invitation": f"Your {cycle.month:%B} pulse: 3 minutes, anonymous",

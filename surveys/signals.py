@@ -6,3 +6,10 @@ from django.dispatch import Signal
 #: on the closed cycle's data should defer it with ``transaction.on_commit``: until the commit,
 #: other connections still see the cycle open with its pre-close rows.
 cycle_closed = Signal()
+
+#: Sent by ``surveys.services.thresholds.cycle_k_raise`` once a raise of a cycle's k has
+#: committed, with ``cycle`` (as saved), ``previous`` (the old k) and ``actor``. Sent after the
+#: commit, so a receiver never sees a raise that was rolled back and cannot undo one that was not.
+#: The cycle may be open (nothing to redo: the close aggregates under the new k) or closed
+#: (ANONYMITY R3: its disclosure must be decided again).
+cycle_k_raised = Signal()

@@ -143,12 +143,17 @@ def aggregation_on_close(sender: object, *, cycle: Cycle, **kwargs: object) -> N
     transaction.on_commit(lambda: aggregate_cycle_task.delay(cycle_id), robust=True)
 
 
-def reaggregation_on_k_change(sender: object, *, instance: Cycle, update_fields: Any = None, **kwargs: object) -> None:
-    """post_save of a cycle: k may have been raised on a closed cycle (R3, the admin allows it).
+def reaggregation_on_k_raised(sender: object, *, cycle: Cycle, **kwargs: object) -> None:
+    """Receiver of surveys.signals.cycle_k_raised (sent once the raise has committed, R3).
 
-    Until the job has run again under the new k, analytics.published serves nothing of that cycle
-    (nor flags that look back on it); the catch-up queues it and every later cycle.
+    A closed cycle's stored decisions were made under the old k: until the job has run again
+    under the new one, analytics.published serves nothing of that cycle (nor flags that look back
+    on it). The catch-up queues it and every later cycle. An open cycle has nothing stored yet;
+    its close aggregates under the new k.
+
+    Failure to queue (broker down) propagates to the sender, which sends robustly: it is logged,
+    and the nightly run finds the cycle anyway (its stored decisions name another k).
     """
-    if instance.status != Cycle.Status.CLOSED or (update_fields is not None and "k" not in update_fields):
+    if cycle.is_open:
         return
-    transaction.on_commit(aggregate_nightly_task.delay, robust=True)
+    aggregate_nightly_task.delay()

@@ -54,7 +54,18 @@ class Organisation(models.Model):
 
     @classmethod
     def current(cls) -> Organisation:
-        organisation, _ = cls.objects.get_or_create(pk=1)
+        """The deployment's organisation: a pure read, so no page view ever writes.
+
+        The row is installed by a data migration (0004). If it is missing, this fails rather than
+        falling back on defaults: a silently recreated organisation would open the next cycle
+        with the default k, perhaps below the one the organisation chose (ANONYMITY R3).
+        """
+        organisation = cls.objects.order_by("pk").first()
+        if organisation is None:
+            raise cls.DoesNotExist(
+                "No organisation is set up: `python manage.py migrate` installs it. If the database "
+                "was flushed since, add it again in the admin (Surveys \u203a Organisations \u203a Add)."
+            )
         return organisation
 
 

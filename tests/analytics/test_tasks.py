@@ -29,6 +29,7 @@ from analytics.models import AggregationStage, CellHistogram, Flag, ItemDistribu
 from surveys.closing import cycle_close
 from surveys.models import Cycle, Team
 from surveys.services.cycles import cycle_open
+from surveys.services.thresholds import cycle_k_raise
 from surveys.submission import response_submit
 from tests.surveys.helpers import team_with_people
 
@@ -165,14 +166,51 @@ def test_raising_k_after_close_withholds_the_cycle_until_it_is_aggregated_again(
     aggregate_cycle(cycle=cycle)
     assert aggregated_cycles() == [cycle]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        cycle.k = 9
-        cycle.save()  # as the admin does
+        cycle = cycle_k_raise(cycle=cycle, k=9, actor="hr@example.com")  # as the admin does
     # Stored decisions were made under k = 5: nothing of the cycle is served, flags included.
     assert aggregated_cycles() == [] and organisation_flags(cycle=cycle) == []
     assert len(callbacks) == 1
-    callbacks[0]()  # the catch-up run, eagerly
+    callbacks[0]()  # on commit: cycle_k_raised, whose receiver queues the catch-up (eager here)
     assert aggregated_cycles() == [cycle]
     assert not MetricCell.objects.filter(cycle=cycle, published=True, n__lt=9).exists()
+
+
+@pytest.mark.django_db
+def test_raising_k_of_an_open_cycle_queues_nothing(django_capture_on_commit_callbacks, monkeypatch):
+    team_with_people("Core", 6)
+    opened = cycle_open(month=OCT, today=OCT, send_mail=False)
+    queued = []
+    monkeypatch.setattr(aggregate_nightly_task, "delay", lambda *args, **kwargs: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        cycle_k_raise(cycle=opened.cycle, k=7, actor="hr@example.com")
+    assert queued == []  # nothing is stored before close; the close aggregates under k = 7
+
+
+@pytest.mark.django_db
+def test_saving_a_closed_cycle_for_another_reason_queues_nothing(django_capture_on_commit_callbacks, monkeypatch):
+    """The generic post_save receiver is gone: only a raise through the service re-runs disclosure."""
+    cycle = closed_cycle_with_three_departments()
+    queued = []
+    monkeypatch.setattr(aggregate_nightly_task, "delay", lambda *args, **kwargs: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        cycle.closes_on = cycle.closes_on + dt.timedelta(days=1)
+        cycle.save()
+    assert queued == []
+
+
+@pytest.mark.django_db
+def test_a_broker_down_when_k_is_raised_does_not_undo_the_raise(django_capture_on_commit_callbacks, monkeypatch):
+    cycle = closed_cycle_with_three_departments()
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(aggregate_nightly_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        cycle_k_raise(cycle=cycle, k=8, actor="hr@example.com")  # logged, not raised
+    cycle.refresh_from_db()
+    assert cycle.k == 8
+    assert aggregate_nightly_task.apply().get() == [cycle.label]  # the nightly run still finds it
 
 
 @pytest.mark.django_db

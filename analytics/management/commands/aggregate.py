@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.job.run import AggregationRefused, aggregate_cycle
+from analytics.job.run import AggregationRefused, AggregationSummary, aggregate_cycle
 from analytics.management.cycle_option import cycle_from_option
 from surveys.models import Cycle
 
@@ -37,10 +37,17 @@ class Command(BaseCommand):
                 summary = aggregate_cycle(cycle=cycle, progress=progress)
             except AggregationRefused as error:
                 raise CommandError(str(error)) from error
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"{summary.cycle}: {summary.respondents} respondents, {summary.units} units, "
-                    f"{summary.cells_published} cells published, {summary.cells_hidden} hidden, "
-                    f"{summary.flags} flags and watches, {summary.comments_released} comments released."
-                )
-            )
+            self.stdout.write(self.style.SUCCESS(summary_line(summary, k=cycle.k)))
+
+
+def summary_line(summary: AggregationSummary, *, k: int) -> str:
+    """What one cycle's run did, with nothing a hidden cell would hide (ANONYMITY R4): the
+    respondent count is the organisation's responses cell, shown only where it is published.
+    The organisation is the tree's root, so no residual rule (R5) applies to it: n >= k is
+    exactly its publication test. Below k the line leaves the count out, as a report would."""
+    respondents = f"{summary.respondents} respondents, " if summary.respondents >= k else ""
+    return (
+        f"{summary.cycle}: {respondents}{summary.units} units, "
+        f"{summary.cells_published} cells published, {summary.cells_hidden} hidden, "
+        f"{summary.flags} flags and watches, {summary.comments_released} comments released."
+    )

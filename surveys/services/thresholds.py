@@ -1,0 +1,61 @@
+"""Raising a cycle's anonymity threshold k (ANONYMITY R3, R10)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from surveys.models import AuditEvent, Cycle
+from surveys.models.organisation import K_MAX, K_MIN
+from surveys.signals import cycle_k_raised
+
+
+def cycle_k_raise_problem(*, current: int, k: object) -> str | None:
+    """Why ``k`` cannot replace a cycle's ``current`` k, as a message with the fix; None if it can.
+
+    Shared by the service and the admin form, so the form shows the same words on the field.
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        return f"k must be a whole number from {K_MIN} to {K_MAX}; got {k!r}."
+    if not K_MIN <= k <= K_MAX:
+        return f"k must be between {K_MIN} and {K_MAX}; enter a value from {current} to {K_MAX}."
+    if k < current:
+        # ANONYMITY R3: once a cycle has opened, k may be raised but never lowered.
+        return f"k can only be raised once a cycle has opened; enter {current} or more."
+    return None
+
+
+def cycle_k_raise(*, cycle: Cycle, k: int, actor: str) -> Cycle:
+    """Raises the cycle's k to ``k`` and returns the cycle as saved.
+
+    ANONYMITY R3: k is frozen when a cycle opens and may afterwards only be raised, within
+    3-10. R10: the raise is audited with who did it (``actor``: a user's e-mail, or the command)
+    and when. A raise on a closed cycle means its stored disclosure decisions were made under a
+    smaller k: the ``cycle_k_raised`` signal, sent on commit, lets analytics decide it again.
+    Raising to the current value changes nothing and records nothing.
+
+    Raises ValidationError on ``k`` (the message names the value to enter) and saves nothing.
+    """
+    if not actor.strip():
+        raise ValueError("cycle_k_raise needs an actor (a user's e-mail or the command's name) for the audit (R10).")
+    with transaction.atomic():
+        # Locked, and checked against the stored k rather than the caller's copy: two admins
+        # raising at once must not let the second write a k below the first one's.
+        locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        previous = locked.k
+        problem = cycle_k_raise_problem(current=previous, k=k)
+        if problem is not None:
+            raise ValidationError({"k": problem})
+        if k == previous:
+            return locked
+        locked.k = k
+        locked.save(update_fields=["k"])
+        AuditEvent.objects.create(
+            actor=actor, action="cycle_k_raised", detail={"cycle": locked.label, "from": previous, "to": k}
+        )
+        # robust: the raise has committed; a receiver that fails (a broker down) is logged, and
+        # the nightly catch-up finds the cycle anyway (its stored decisions name another k).
+        transaction.on_commit(
+            lambda: cycle_k_raised.send(sender=Cycle, cycle=locked, previous=previous, actor=actor), robust=True
+        )
+    return locked
