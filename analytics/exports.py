@@ -2,7 +2,9 @@
 
 Raw responses never leave the database; this module cannot reach them (import-linter), and a
 suppressed row carries no n, value or interval. Each export is audited with the k it was made with
-(ANONYMITY R3, R10); XLSX and Parquet also carry k in the file itself.
+(ANONYMITY R3, R10), and every row of every format carries its cycle's k (a `k` column), so a
+file or an extract of it always says under which threshold its figures were published; XLSX's
+about sheet and Parquet's metadata say it once more for the whole file.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _write_parquet(rows: Iterable[PublishedCell], path: Path, k_values: list[int
 
     schema = pa.schema(
         [
-            ("cycle", pa.string()), ("unit_id", pa.string()), ("unit_path", pa.string()),
+            ("cycle", pa.string()), ("k", pa.int64()), ("unit_id", pa.string()), ("unit_path", pa.string()),
             ("parent_path", pa.string()), ("level", pa.string()), ("metric", pa.string()),
             ("n", pa.int64()), ("value", pa.float64()), ("ci_low", pa.float64()), ("ci_high", pa.float64()),
             ("suppressed", pa.bool_()), ("reason", pa.string()),

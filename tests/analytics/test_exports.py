@@ -17,7 +17,7 @@ from analytics import exports
 from analytics.job.run import aggregate_cycle
 from analytics.models import MetricCell
 from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT
-from surveys.models import AuditEvent
+from surveys.models import AuditEvent, Cycle
 from tests.analytics.builders import (
     V1_SCORING,
     K,
@@ -29,7 +29,7 @@ from tests.analytics.builders import (
 )
 
 pytestmark = pytest.mark.django_db
-COLUMNS = ["cycle", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
+COLUMNS = ["cycle", "k", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
            "suppressed", "reason"]  # fmt: skip
 INTERNAL_REASONS = ("below_threshold", "complementary", "gate")
 
@@ -65,6 +65,8 @@ def check_rows(rows: list[dict], org, aggregated, *, empty) -> None:
         assert row["reason"] == HIDDEN_TEXT
     for row in shown:
         assert int(row["n"]) >= K and row["reason"] in ("", None), row
+    # R3: every row says the k its figures were published under, hidden rows too.
+    assert {int(row["k"]) for row in rows} == {K}
     by_key = {(row["unit_path"], row["metric"]): row for row in rows}
     alpha = by_key[("Engineering/Alpha", "psych_safety")]
     scores = [psych_safety_score(raw) for raw in aggregated.answers["Engineering/Alpha"]]
@@ -120,11 +122,16 @@ def test_parquet_carries_k(tmp_path, org, aggregated):
 
 def test_one_cycle_or_every_aggregated_cycle(tmp_path, org, aggregated):
     april = cycle_run(org, standard_answers(org, label="apr"), month=dt.date(2026, 4, 1))
+    Cycle.objects.filter(pk=april.cycle.pk).update(k=K + 1)  # raised after close (R3), aggregated again under it
+    april.cycle.refresh_from_db()
     aggregate_cycle(cycle=april.cycle)
     with export(tmp_path, "csv", "--cycle", "2026-04").open(encoding="utf-8") as handle:
         assert {row["cycle"] for row in csv.DictReader(handle)} == {"2026-04"}
     with export(tmp_path, "csv").open(encoding="utf-8") as handle:
-        assert [row["cycle"] for row in csv.DictReader(handle)][::100][:2] == ["2026-03", "2026-03"]
+        rows = list(csv.DictReader(handle))
+    assert [row["cycle"] for row in rows][::100][:2] == ["2026-03", "2026-03"]
+    # Each row carries its own cycle's k: an extract of one cycle's rows still says it.
+    assert {(row["cycle"], row["k"]) for row in rows} == {("2026-03", str(K)), ("2026-04", str(K + 1))}
     assert AuditEvent.objects.filter(action="aggregates_exported").count() == 2
 
 
