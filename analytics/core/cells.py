@@ -93,7 +93,7 @@ def cells_compute(
     return CycleCells(
         cells=cells,
         distributions=_distributions(partials, tree, publication, k),
-        histograms=_histograms(partials, tree, publication.variables),
+        histograms=_histograms(partials, tree, publication.own_spread),
         decisions={**publication.variables, RESPONSES: publication.respondents},
     )
 
@@ -157,8 +157,11 @@ def _metric_cells(
         spec, n, total, total_sq, own_spread=own_spread, spread=publication.spread[spec.variable],
         hourly_cost=hourly_cost,
     )  # fmt: skip
+    # R13: a sum of squares is stored only where the cell may show its own spread; with the mean
+    # and n it would pin a small cell's answers, and flags test such cells on their means alone.
+    kept_sq = np.where(own_spread, total_sq, np.nan)
     for column, data in (("n", n), ("value", value), ("ci_low", low), ("ci_high", high), ("total", total),
-                         ("total_sq", total_sq)):  # fmt: skip
+                         ("total_sq", kept_sq)):  # fmt: skip
         full = np.full(len(units), np.nan)
         full[published] = data
         frame[column] = full
@@ -191,7 +194,7 @@ def _published(
 
     return {"unit_id": unit, "metric": metric, "published": True, "hidden_because": "", "n": n,
             "value": clean(value), "ci_low": clean(low), "ci_high": clean(high), "total": total,
-            "total_sq": total_sq, "extra": extra}  # fmt: skip
+            "total_sq": clean(total_sq), "extra": extra}  # fmt: skip
 
 
 def _reliability_cells(partials: Partials, scoring: Scoring, organisation: Decision, k: int) -> list[dict[str, Any]]:
@@ -234,7 +237,7 @@ def _response_rate_cells(
         invited_n = int(invited_rolled.get(unit, 0))
         rate = 100.0 * answered / invited_n if invited_n else math.nan
         extra = {"invited": invited_n, "low_response": bool(invited_n and rate < 50)}
-        rows.append(_published(unit, RESPONSES, answered, rate, math.nan, math.nan, answered, answered, extra))
+        rows.append(_published(unit, RESPONSES, answered, rate, math.nan, math.nan, answered, math.nan, extra))
     return rows
 
 
@@ -274,17 +277,18 @@ def _distributions(partials: Partials, tree: UnitTree[str], publication: Publica
     return table[keep][columns].reset_index(drop=True)
 
 
-def _histograms(
-    partials: Partials, tree: UnitTree[str], decisions: Mapping[str, Mapping[str, Decision]]
-) -> pd.DataFrame:
-    """Score histograms ([[value, count], ...]) of published cells, for later shift tests."""
+def _histograms(partials: Partials, tree: UnitTree[str], own_spread: Mapping[str, frozenset[str]]) -> pd.DataFrame:
+    """Score histograms ([[value, count], ...]) of own-spread cells, for later permutation shift
+    tests. Only those (ANONYMITY R13): a histogram is the cell's answers, and a small cell's are
+    tested on its published mean and n alone, so nothing needs them."""
     columns = ["unit_id", "variable", "counts"]
     if partials.histograms.empty:
         return pd.DataFrame(columns=columns)
     rolled = roll_up_long(partials.histograms, tree, ["variable", "value"])
+    empty: frozenset[str] = frozenset()
     shown = np.fromiter(
         (
-            decisions[variable][unit].published
+            unit in own_spread.get(variable, empty)
             for unit, variable in zip(rolled["unit_id"].tolist(), rolled["variable"].tolist(), strict=True)
         ),
         dtype=bool,

@@ -2,9 +2,18 @@
 
 analytics.flags.stage reads published cells and histograms and stores flags; everything in between lives
 here and in analytics.flags.wording, as pure functions over a *history frame* (one row per
-published cell: unit, metric, cycle, n, value, sums). This module asks the questions of every
-unit at once, column by column (analytics.stats.change): the trend and shift tests, the Welch
-screen and its permutation refinement, Benjamini-Hochberg per family, flag or "worth watching".
+published cell: unit, metric, cycle, n, value, sums, interval and whose SD the interval used).
+This module asks the questions of every unit at once, column by column (analytics.stats.change):
+the trend and shift tests, the Welch screen and its permutation refinement, Benjamini-Hochberg
+per family, flag or "worth watching".
+
+ANONYMITY R13: a mean cell shows its own spread only where it is an "own spread" cell (n >= 30,
+R5 at 30); every other cell keeps no sum of squares and no histogram, and its interval comes
+from the organisation's SD. Where any cell of a test's window is such a cell, the test uses
+only what is published (means, n, and the SD each interval was computed from): weighted least
+squares of the cycle means for the trend, a z test for the shift. Individual-level tests (OLS
+of individual scores, Welch, permutation) are asked only of windows of own-spread cells: on
+small cells, overlapping windows of them could be chained back to single cycles' spread.
 Keeping it free of Django lets the test suite run the very same decision logic on thousands of
 simulated histories to measure its false-alarm rate and power.
 """
@@ -26,9 +35,12 @@ from analytics.stats.change import (
     benjamini_hochberg,
     cochran_armitage,
     fisher_one_sided,
+    interval_sd,
     ols_trend,
     shift_permutation_test,
     welch,
+    wls_trend_known_variance,
+    z_shift_known_variance,
 )
 
 Q: Final = 0.10
@@ -79,6 +91,14 @@ INTERNAL_KINDS = {"pressure_rising"}
 
 TREND_OLS, TREND_CA = "trend_ols", "trend_cochran_armitage"
 SHIFT_PERMUTATION, SHIFT_FISHER = "shift_permutation", "shift_fisher"
+# R13: the same questions of windows with a cell too small to show its own spread.
+TREND_WLS, SHIFT_Z = "trend_wls_known_sd", "shift_z_known_sd"
+# A family (PRODUCT.md: one metric x one test x one cycle, across all units) is the question
+# asked, trend or shift, whichever way a unit's cells let it be computed.
+TEST_FAMILY = {TREND_OLS: "trend", TREND_WLS: "trend", TREND_CA: "trend", SHIFT_PERMUTATION: "shift",
+               SHIFT_Z: "shift", SHIFT_FISHER: "shift"}  # fmt: skip
+# A cell's extra["interval"]: whose SD its interval was computed from (analytics.core.cells).
+OWN_SD = "own_sd"
 
 
 # --- the history frame ---------------------------------------------------------------------------
@@ -93,22 +113,25 @@ class CycleCell:
     n: int
     value: float
     total: float
-    total_sq: float
+    total_sq: float  # NaN where the cell may not show its spread (R13): none is stored
     ci_low: float | None
     ci_high: float | None
+    interval: str = ""  # extra["interval"]: OWN_SD, "organisation_sd", or "" (a share, or none)
 
 
-HISTORY_COLUMNS = ["unit", "metric", "index", "label", "n", "value", "total", "total_sq", "ci_low", "ci_high"]
+HISTORY_COLUMNS = ["unit", "metric", "index", "label", "n", "value", "total", "total_sq", "ci_low", "ci_high",
+                   "interval"]  # fmt: skip
 HISTORY_TYPES = {
     "unit": object, "metric": object, "index": np.int64, "label": object, "n": np.int64,
     "value": np.float64, "total": np.float64, "total_sq": np.float64, "ci_low": np.float64, "ci_high": np.float64,
+    "interval": object,
 }  # fmt: skip
 
 
 def history_frame(cells: Iterable[tuple[str, str, CycleCell]]) -> pd.DataFrame:
     """A history frame from (unit, metric, cell) triples (analytics.flags.stage reads one from SQL)."""
     rows = [
-        (unit, metric, c.index, c.label, c.n, c.value, c.total, c.total_sq, c.ci_low, c.ci_high)
+        (unit, metric, c.index, c.label, c.n, c.value, c.total, c.total_sq, c.ci_low, c.ci_high, c.interval)
         for unit, metric, c in cells
     ]
     return pd.DataFrame.from_records(rows, columns=HISTORY_COLUMNS).astype(HISTORY_TYPES)
@@ -126,7 +149,7 @@ def series_cells(history: pd.DataFrame, keys: Collection[tuple[str, str]]) -> di
             CycleCell(
                 int(row.index), row.label, int(row.n), float(row.value), float(row.total), float(row.total_sq),
                 None if math.isnan(row.ci_low) else float(row.ci_low),
-                None if math.isnan(row.ci_high) else float(row.ci_high),
+                None if math.isnan(row.ci_high) else float(row.ci_high), str(row.interval),
             )
         )  # fmt: skip
     return out
@@ -139,9 +162,13 @@ def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
     """Every trend and shift test of every unit whose latest published cell of a change metric is
     the cycle ``label``'s (a hidden cell this cycle means no test: R4), one row per (unit, metric,
     question, test), with its p-value and the figures a flag shows. A shift test of a mean metric
-    carries Welch's p here: :func:`permutation_refine` replaces it where it can matter."""
+    carries Welch's p here: :func:`permutation_refine` replaces it where it can matter.
+
+    A mean metric's test whose window holds a cell that is not an own-spread cell (R13) is asked
+    of the published means, n and the SD of each cell's interval instead (TREND_WLS, SHIFT_Z)."""
     cells = history.loc[history["metric"].isin(CHANGE_METRICS), ["unit", "metric", "index", "label", "n", "total",
-                                                                 "total_sq"]]  # fmt: skip
+                                                                 "total_sq", "ci_low", "ci_high",
+                                                                 "interval"]]  # fmt: skip
     cells = cells.sort_values(["unit", "metric", "index"], kind="stable", ignore_index=True)
     if cells.empty:
         return _questions_frame([])
@@ -155,6 +182,13 @@ def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
     index, n = cells["index"].to_numpy(), cells["n"].to_numpy().astype(np.float64)
     total, total_sq = cells["total"].to_numpy(), cells["total_sq"].to_numpy()
     successes = np.rint(total)
+    # R13: which cells may show their own spread, and the SD each published interval used.
+    small = (cells["interval"].to_numpy() != OWN_SD).astype(np.float64)
+    sd = interval_sd(n, cells["ci_low"].to_numpy(), cells["ci_high"].to_numpy())
+    variance = sd * sd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean, weight = total / n, n / variance  # a mean's known variance is SD^2 / n
+    weight = np.where(np.isfinite(weight), weight, np.nan)  # an SD of 0 or none: no trend
 
     def per_series(rows: npt.NDArray[np.bool_], weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.bincount(series[rows], weights=weights[rows], minlength=count.size).astype(np.float64)
@@ -167,7 +201,10 @@ def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
         "n": per_series(in_trend, n), "sum_x": per_series(in_trend, n * x), "sum_xx": per_series(in_trend, n * x * x),
         "sum_y": per_series(in_trend, total), "sum_yy": per_series(in_trend, total_sq),
         "sum_xy": per_series(in_trend, x * total), "successes": per_series(in_trend, successes),
-        "successes_x": per_series(in_trend, successes * x),
+        "successes_x": per_series(in_trend, successes * x), "small": per_series(in_trend, small),
+        "w": per_series(in_trend, weight), "w_x": per_series(in_trend, weight * x),
+        "w_xx": per_series(in_trend, weight * x * x), "w_y": per_series(in_trend, weight * mean),
+        "w_xy": per_series(in_trend, weight * x * mean),
     }  # fmt: skip
     # Shift: the latest cell against the SHIFT_PREVIOUS before it, pooled.
     has_shift = current & (count >= SHIFT_PREVIOUS + 1)
@@ -176,6 +213,8 @@ def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
         "latest_n": n[newest], "latest_total": total[newest], "latest_total_sq": total_sq[newest],
         "previous_n": per_series(in_previous, n), "previous_total": per_series(in_previous, total),
         "previous_total_sq": per_series(in_previous, total_sq),
+        "small": small[newest] + per_series(in_previous, small), "latest_variance": variance[newest],
+        "previous_n_variance": per_series(in_previous, n * variance),
     }  # fmt: skip
     unit = cells["unit"].to_numpy()[newest]
     metric = cells["metric"].to_numpy()[newest]
@@ -192,7 +231,7 @@ def change_questions(history: pd.DataFrame, label: str) -> pd.DataFrame:
 
 QUESTION_COLUMNS = {
     "unit": object, "metric": object, "kind": object, "test": object, "p_value": np.float64,
-    # trends: OLS slope and its standard error (means) or z (proportions), respondents in the fit
+    # trends: OLS or WLS slope and its standard error (means), z (proportions, WLS), respondents in the fit
     "slope": np.float64, "stderr": np.float64, "z": np.float64, "respondents": np.float64,
     # shifts
     "latest_n": np.float64, "previous_n": np.float64, "latest_value": np.float64, "previous_value": np.float64,
@@ -214,11 +253,20 @@ def _trend_answers(
     picked = {name: values[rows] for name, values in sums.items()}
     answers = {"unit": unit[rows], "metric": metric, "kind": question.kind, "respondents": picked["n"]}
     if metric in MEAN_METRICS:
-        fit = ols_trend(
+        own = picked["small"] == 0
+        ols = ols_trend(
             picked["n"], picked["sum_x"], picked["sum_xx"], picked["sum_y"], picked["sum_yy"], picked["sum_xy"],
             alternative=question.alternative,
         )  # fmt: skip
-        answers |= {"test": TREND_OLS, "p_value": fit.p_value, "slope": fit.slope, "stderr": fit.stderr}
+        # R13: a window with a small cell is tested on its published means alone.
+        wls = wls_trend_known_variance(
+            picked["w"], picked["w_x"], picked["w_xx"], picked["w_y"], picked["w_xy"], alternative=question.alternative
+        )
+        answers |= {
+            "test": np.where(own, TREND_OLS, TREND_WLS), "p_value": np.where(own, ols.p_value, wls.p_value),
+            "slope": np.where(own, ols.slope, wls.slope), "stderr": np.where(own, ols.stderr, wls.stderr),
+            "z": np.where(own, np.nan, wls.slope / wls.stderr),
+        }  # fmt: skip
     else:
         # The successes' cycle scores: sum n_i s_i and sum n_i s_i^2 are the trend's sum_x, sum_xx.
         tests = cochran_armitage(
@@ -242,12 +290,21 @@ def _shift_answers(
     }  # fmt: skip
     with np.errstate(divide="ignore", invalid="ignore"):
         if metric in MEAN_METRICS:
+            own = picked["small"] == 0
             p = welch(
                 latest_n, picked["latest_total"], picked["latest_total_sq"],
                 previous_n, picked["previous_total"], picked["previous_total_sq"], alternative=question.alternative,
             )  # fmt: skip
+            # R13: a window with a small cell is tested on its published means alone.
+            known = z_shift_known_variance(
+                latest_n, picked["latest_total"], picked["latest_variance"], previous_n, picked["previous_total"],
+                picked["previous_n_variance"], alternative=question.alternative,
+            )  # fmt: skip
             previous_value = picked["previous_total"] / np.maximum(previous_n, 1)
-            answers |= {"test": SHIFT_PERMUTATION, "p_value": p, "previous_value": previous_value}
+            answers |= {
+                "test": np.where(own, SHIFT_PERMUTATION, SHIFT_Z), "p_value": np.where(own, p, known.p_value),
+                "z": np.where(own, np.nan, known.z), "previous_value": previous_value,
+            }  # fmt: skip
         else:
             latest_successes, previous_successes = np.rint(picked["latest_total"]), np.rint(picked["previous_total"])
             p = fisher_one_sided(
@@ -332,15 +389,20 @@ def permutation_refine(
 
 def questions_decide(questions: pd.DataFrame) -> None:
     """Severity of every question: FLAG if it survives Benjamini-Hochberg at Q within its family
-    (one metric x one test, across the units given: a falling and a rising test of one metric
-    share one false-discovery budget), WATCH if it does not but p < WATCH_P. Adds the columns
-    q_value, family_size and severity ("" for neither)."""
+    (one metric x one test, trend or shift, across the units given: a falling and a rising test
+    of one metric share one false-discovery budget, and so do a trend computed from individual
+    scores and one computed from published means, TEST_FAMILY), WATCH if it does not but p <
+    WATCH_P. Adds the columns q_value, family_size (the tests in the family, BH's m),
+    family_units (the units they were asked of) and severity ("" for neither)."""
     questions["q_value"] = np.nan
     questions["family_size"] = 0
+    questions["family_units"] = 0
     questions["severity"] = ""
-    for _, members in questions.groupby(["metric", "test"], sort=False):
+    family = questions["test"].map(TEST_FAMILY)
+    for _, members in questions.groupby([questions["metric"], family], sort=False):
         rejected, adjusted = benjamini_hochberg(members["p_value"].to_numpy(), q=Q)
         questions.loc[members.index, "q_value"] = adjusted
         questions.loc[members.index, "family_size"] = len(members)
+        questions.loc[members.index, "family_units"] = members["unit"].nunique()
         watched = members["p_value"].to_numpy() < WATCH_P
         questions.loc[members.index, "severity"] = np.where(rejected, FLAG, np.where(watched, WATCH, ""))

@@ -1,10 +1,13 @@
 """Flags (PRODUCT.md, "What reports flag"), computed from published cells only.
 
 Every test uses only cycles in which that unit's metric was published (R4), so a flag can never
-reveal a hidden value. Change tests are grouped into families (one metric x one test, across all
-units) and a result is a *flag* only if it survives Benjamini-Hochberg at q = 0.10 within its
-family; a p < .05 that does not survive is "worth watching" (the unit's own report only). Level
-checks (an interval wholly below a line) are not tests of change and are not corrected.
+reveal a hidden value; where a test's cells are too small to show their own spread, only their
+published means, n and intervals (R13), so it cannot reveal that spread either. Change tests are
+grouped into families (one metric x one test, trend or shift, across all units) and a result is
+a *flag* only if it survives Benjamini-Hochberg at q = 0.10 within its family; a p < .05 that
+does not survive is "worth watching" (the unit's own report only). Level checks (an interval
+wholly below a line) are not tests of change and are not corrected; a compound (the capability
+trap) is a flag only where each of its parts is.
 
 This module is the database side: it reads the published history into one frame, hands it to the
 pure core (analytics.flags.questions decides, analytics.flags.wording words it) and stores the result.
@@ -112,9 +115,11 @@ def _published_history(cycle: Cycle) -> pd.DataFrame:
             "n": frame["n"].fillna(0),
             "value": frame["value"],
             "total": frame["total"].fillna(0.0),
-            "total_sq": frame["total_sq"].fillna(0.0),
+            # NULL where the cell may not show its spread (R13): NaN, never a made-up 0.
+            "total_sq": frame["total_sq"],
             "ci_low": frame["ci_low"],
             "ci_high": frame["ci_high"],
+            "interval": frame["interval"].fillna(""),
         },
         columns=HISTORY_COLUMNS,
     )

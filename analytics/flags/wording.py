@@ -23,10 +23,12 @@ from analytics.flags.questions import (
     QUESTIONS_BY_KIND,
     SHIFT_PERMUTATION,
     SHIFT_PREVIOUS,
+    SHIFT_Z,
+    TEST_FAMILY,
     TREND_CYCLES,
     TREND_OLS,
+    TREND_WLS,
     WATCH,
-    WATCH_P,
     CycleCell,
     Q,
     series_cells,
@@ -38,6 +40,11 @@ TRUST_MIDPOINT: Final = 3.0
 LOW_RESPONSE_PERCENT: Final = 50.0
 PRESSURE_HIGH_LINE: Final = 5.0
 SUGGESTIONS: Final = 3  # of the playbook's, per flag
+# R13: what a known-SD test's SD is, said in its method.
+_WHOSE_SD: Final = (
+    "the organisation's for that cycle wherever the group is too small to show its own spread; no individual "
+    "answer is used"
+)
 
 
 @dataclass
@@ -51,8 +58,8 @@ class Candidate:
     method: str
     explanation: str
     actions: list[str]
-    # (metric, test), as PRODUCT defines a family: a falling and a rising test of one metric share
-    # one false-discovery budget. None: a level check, not corrected.
+    # (metric, "trend" | "shift"), as PRODUCT defines a family: a falling and a rising test of one
+    # metric share one false-discovery budget. None: a level check or a compound, not corrected.
     family: tuple[str, str] | None
     severity: str = ""
 
@@ -77,17 +84,26 @@ def change_candidates(questions: pd.DataFrame, history: pd.DataFrame, paths: Map
         if trend:
             # Shown beside the test for what is flagged or watched only: it decides nothing.
             numbers["theil_sen_slope_per_cycle"] = theil_sen_per_cycle(trend)
-        method += f" Benjamini\u2013Hochberg at q = {Q:.2f} across the {row.family_size} units tested."
+        method += " " + family_text(int(row.family_size), int(row.family_units))
         sentence = f"In {paths.get(row.unit, row.unit)}, {question.meaning}: {explanation}"
         if row.severity == WATCH:
             sentence += " Not strong enough to count as a flag once every team's result is weighed: worth watching."
         out.append(
             Candidate(
                 row.unit, row.kind, row.metric, row.test, float(row.p_value), numbers, method, sentence,
-                PLAYBOOK[question.playbook][:SUGGESTIONS], (row.metric, row.test), row.severity,
+                PLAYBOOK[question.playbook][:SUGGESTIONS], (row.metric, TEST_FAMILY[row.test]), row.severity,
             )
         )  # fmt: skip
     return out
+
+
+def family_text(tests: int, units: int) -> str:
+    """What Benjamini-Hochberg was run across: m is the number of tests in the family, which is
+    the number of units only where each unit was asked one question of this metric."""
+    where = f"Benjamini\u2013Hochberg at q = {Q:.2f} across"
+    if tests == units:
+        return f"{where} this test's results in the {units} {'unit' if units == 1 else 'units'} tested."
+    return f"{where} {tests} tests ({units} units, each tested for a fall and for a rise)."
 
 
 def _trend_text(row: Any, cells: list[CycleCell]) -> tuple[dict[str, Any], str, str, list[CycleCell]]:
@@ -103,6 +119,16 @@ def _trend_text(row: Any, cells: list[CycleCell]) -> tuple[dict[str, Any], str, 
         method = (
             f"One-sided OLS slope of {respondents} individual scores on the cycle index over the last {len(cells)} "
             "published cycles; Theil\u2013Sen slope of the cycle means shown beside it."
+        )
+    elif row.test == TREND_WLS:
+        numbers.update(
+            wls_slope_per_month=round(row.slope, 4), stderr=round(row.stderr, 4), z=round(row.z, 4),
+            respondents=respondents,
+        )  # fmt: skip
+        method = (
+            f"One-sided z test of the weighted least-squares slope of the {len(cells)} published cycle means on the "
+            f"cycle index (weights n / SD\u00b2, SD being the one each cycle's interval was computed from: "
+            f"{_WHOSE_SD}); Theil\u2013Sen slope of the cycle means shown beside it."
         )
     else:
         numbers.update(z=round(row.z, 4), successes=[int(round(c.total)) for c in cells])
@@ -126,6 +152,12 @@ def _shift_text(row: Any, cells: list[CycleCell]) -> tuple[dict[str, Any], str, 
         if not row.refined:
             # Says what this p really is: the screening test's, not a permutation test's.
             method += " (Welch's t-test where the permutation p could not matter or n is large.)"
+    elif row.test == SHIFT_Z:
+        numbers["z"] = round(float(row.z), 4)
+        method = (
+            "One-sided z test of the latest cycle's mean against the previous three pooled (weighted by n), each "
+            f"mean's variance SD\u00b2 / n with the SD its interval was computed from ({_WHOSE_SD})."
+        )
     else:
         method = "Fisher's exact test, latest cycle against the previous three pooled."
     explanation = (
@@ -199,21 +231,33 @@ def _level(
 
 
 def capability_trap(candidates: list[Candidate], history: pd.DataFrame, label: str) -> None:
-    """Pressure rising (p < .05 by trend or shift) or its interval above 5.0, while psychological
-    safety falls (a flag that survived BH) in the cycle ``label``. Appends a compound flag that
-    carries the severity of the safety flag; run on the candidates of :func:`change_candidates`,
-    which hold every p < .05 (each is at least worth watching)."""
+    """Psychological safety falling (a flag: it survived BH) while pressure rises or is high, in
+    the cycle ``label``. Every part meets the compound's bar: pressure rising counts as a part of
+    a *flag* only where it survived BH itself (trend or shift, its own family), or where the
+    level rule holds (its 95% interval wholly above 5.0); where pressure rising is only worth
+    watching (p < .05 without surviving BH), the compound is only worth watching too. Appends
+    the compound; run on the candidates of :func:`change_candidates`, which hold every question
+    that came out as a flag or worth watching."""
     falling = {c.unit_id: c for c in candidates if c.kind == "psych_safety_falling" and c.severity == FLAG}
-    rising = {
-        c.unit_id for c in candidates if c.kind == "pressure_rising" and c.p_value is not None and c.p_value < WATCH_P
-    }
+    rising: dict[str, str] = {}
+    for c in candidates:
+        if c.kind == "pressure_rising" and c.severity in (FLAG, WATCH) and rising.get(c.unit_id) != FLAG:
+            rising[c.unit_id] = c.severity
     pressure = _latest(history, label, "pressure")
     for unit, safety in falling.items():
         latest = pressure.loc[unit] if unit in pressure.index else None
         high = latest is not None and bool(latest.ci_low > PRESSURE_HIGH_LINE)
-        if unit not in rising and not high:
+        if high or rising.get(unit) == FLAG:
+            severity = FLAG
+            reason = "pressure to use AI is rising" if rising.get(unit) == FLAG else (
+                "pressure to use AI is high (interval above 5.0)")  # fmt: skip
+        elif rising.get(unit) == WATCH:
+            severity, reason = WATCH, "pressure to use AI may be rising"
+        else:
             continue
-        reason = "pressure to use AI is rising" if unit in rising else "pressure to use AI is high (interval above 5.0)"
+        explanation = f"{safety.explanation.split(':')[0]}, and {reason}: the capability-trap pattern."
+        if severity == WATCH:
+            explanation += " The rise in pressure is not strong enough to count as a flag: worth watching."
         candidates.append(
             Candidate(
                 unit,
@@ -224,13 +268,16 @@ def capability_trap(candidates: list[Candidate], history: pd.DataFrame, label: s
                 {
                     "psych_safety": safety.numbers,
                     "pressure_latest": None if latest is None else round(float(latest.value), 3),
+                    "pressure_rising": rising.get(unit) or None,
+                    "pressure_high": high,
                 },
-                "Psychological safety falling (flag after Benjamini\u2013Hochberg) together with pressure rising "
-                "(p < .05) or its 95% interval above 5.0.",
-                f"{safety.explanation.split(':')[0]}, and {reason}: the capability-trap pattern.",
+                "Psychological safety falling (a flag after Benjamini\u2013Hochberg) together with pressure rising "
+                "(a flag after Benjamini\u2013Hochberg in its own family) or its 95% interval wholly above 5.0; "
+                "with pressure rising only at p < .05, worth watching.",
+                explanation,
                 PLAYBOOK["capability_trap"][:SUGGESTIONS],
                 None,
-                FLAG,
+                severity,
             )
         )
 

@@ -98,36 +98,43 @@ def _answers_by_copy(cycle_id: int) -> pd.DataFrame:
     return copy_to_frame(query, {"response_id": str, "team_id": str, "item": str, "value": "float64"})
 
 
-# Published cells as the flags stage reads them (unit_id as text).
-CELL_COLUMNS = ["cycle_id", "unit_id", "metric", "n", "value", "total", "total_sq", "ci_low", "ci_high"]
+# Published cells as the flags stage reads them (unit_id as text), with extra["interval"] (whose SD
+# the interval used: "own_sd" or "organisation_sd", "" for a share): the flags test a window of
+# small cells from its published means alone (ANONYMITY R13). total_sq is NULL for those cells.
+CELL_COLUMNS = ["cycle_id", "unit_id", "metric", "n", "value", "total", "total_sq", "ci_low", "ci_high", "interval"]
 
 
 def published_cells_frame(
     cycle_ids: list[int], metrics: Collection[str], *, units: Collection[str] | None = None
 ) -> pd.DataFrame:
-    """Published cells (CELL_COLUMNS; unit_id as text) of these cycles and metrics, of every unit
-    or of the ``units`` given."""
+    """Published cells (CELL_COLUMNS; unit_id as text, interval "" where the cell has none) of
+    these cycles and metrics, of every unit or of the ``units`` given."""
     if copy_available():
         units_filter: sql.Composable = sql.SQL("")
         if units is not None:
             units_filter = sql.SQL(" AND unit_id = ANY({}::uuid[])").format(sql.Literal(sorted(units)))
         query = sql.SQL(
-            "SELECT {columns} FROM {table} "
+            "SELECT {columns}, coalesce(extra ->> 'interval', '') FROM {table} "
             "WHERE published AND cycle_id = ANY({cycles}) AND metric = ANY({metrics}){units}"
         ).format(
-            columns=sql.SQL(", ").join(sql.Identifier(column) for column in CELL_COLUMNS),
+            columns=sql.SQL(", ").join(sql.Identifier(column) for column in CELL_COLUMNS[:-1]),
             table=sql.Identifier(MetricCell._meta.db_table),
             cycles=sql.Literal(cycle_ids),
             metrics=sql.Literal(sorted(metrics)),
             units=units_filter,
         )
         types: dict[str, object] = {"cycle_id": np.int64, "unit_id": str, "metric": str}
-        return copy_to_frame(query, types | dict.fromkeys(CELL_COLUMNS[3:], np.float64))
+        frame = copy_to_frame(query, types | dict.fromkeys(CELL_COLUMNS[3:-1], np.float64) | {"interval": str})
+        # The same "" as the ORM's, whether the parser reads an empty field as "" or as missing.
+        frame["interval"] = frame["interval"].fillna("")
+        return frame
     rows = MetricCell.objects.filter(published=True, cycle_id__in=cycle_ids, metric__in=metrics)
     if units is not None:
         rows = rows.filter(unit_id__in=[uuid.UUID(unit) for unit in units])
-    frame = pd.DataFrame.from_records(list(rows.values_list(*CELL_COLUMNS)), columns=CELL_COLUMNS)
+    # The JSON is read whole (a key transform compiles differently on each database).
+    frame = pd.DataFrame.from_records(list(rows.values_list(*CELL_COLUMNS[:-1], "extra")), columns=CELL_COLUMNS)
     frame["unit_id"] = frame["unit_id"].astype(str)
+    frame["interval"] = [str((extra or {}).get("interval", "")) for extra in frame["interval"]]
     return frame
 
 

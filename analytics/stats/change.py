@@ -5,8 +5,10 @@ here, is the Pilot ratio rising there): at 10,000 units, one Python call per tes
 aggregation job. These functions take one array element per unit and answer them all in a few
 numpy operations. Each is the textbook test, computed from the sums a published cell keeps (n,
 sum, sum of squares), which determine it exactly; tests/analytics/test_change_tests.py checks every
-one against statsmodels or scipy on raw data. Below them: the Theil-Sen slope shown beside a
-trend, the permutation test of a shift, and Benjamini-Hochberg.
+one against statsmodels or scipy on raw data. Cells too small to show their own spread (ANONYMITY
+R13) keep no sum of squares: their tests use the published means, n and the SD their interval
+was computed from (the organisation's), by weighted least squares and a z test. Below them: the
+Theil-Sen slope shown beside a trend, the permutation test of a shift, and Benjamini-Hochberg.
 
 Conventions: ``alternative`` is "less" (the quantity falls: negative slope, latest below the
 previous) or "greater"; a p-value is NaN where a test cannot be computed, and the caller decides
@@ -153,6 +155,88 @@ def _spread(sum_sq: FloatArray, n: FloatArray, mean: FloatArray) -> FloatArray:
 class TrendTests(NamedTuple):
     z: FloatArray
     p_value: FloatArray
+
+
+# --- Tests from published means, n and a known SD (ANONYMITY R13) -----------------------------
+
+
+def interval_sd(n: npt.ArrayLike, low: npt.ArrayLike, high: npt.ArrayLike, confidence: float = 0.95) -> FloatArray:
+    """The SD a published mean's interval was computed from: it is mean +- t(n - 1) SD / sqrt(n)
+    (analytics.stats.estimates), so SD = half-width sqrt(n) / t(n - 1). For a small cell that is
+    the organisation's SD, which says nothing about the cell; for an own-spread cell its own.
+    NaN where there is no interval (n < 2, or none published)."""
+    n, low, high = _floats(n), _floats(low), _floats(high)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = special.stdtrit(np.where(n >= 2, n - 1, np.nan), 0.5 + confidence / 2)
+        return _floats((high - low) / 2 * np.sqrt(n) / t)
+
+
+def wls_trend_known_variance(
+    w: npt.ArrayLike,
+    w_x: npt.ArrayLike,
+    w_xx: npt.ArrayLike,
+    w_y: npt.ArrayLike,
+    w_xy: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> SlopeFits:
+    """Weighted least-squares slope of cycle means y_i on the cycle index x_i, each mean's
+    variance known (SD_i^2 / n_i), with weights w_i = n_i / SD_i^2; one-sided z test.
+
+    Every argument is a sum over a unit's cycles: w = sum w_i, w_x = sum w_i x_i, w_xx = sum w_i
+    x_i^2, w_y = sum w_i y_i, w_xy = sum w_i x_i y_i. The slope is sxy / sxx and, the variances
+    being known rather than estimated from the residuals, its standard error 1 / sqrt(sxx) with
+    sxx = w_xx - w_x^2 / w (statsmodels' WLS with weights w and a fixed scale of 1). Keep x small
+    (see ols_trend). NaN where not estimable: fewer than two distinct cycles, or a weight that
+    is not finite (an SD of 0 or none).
+    """
+    _check(alternative)
+    w, w_x, w_xx, w_y, w_xy = _floats(w), _floats(w_x), _floats(w_xx), _floats(w_y), _floats(w_xy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = w_xx - w_x * w_x / w
+        estimable = np.isfinite(w) & (w > 0) & (sxx > RELATIVE_ZERO * np.maximum(1.0, w_xx)) & np.isfinite(w_xy)
+        sxy = w_xy - w_x * w_y / w
+        # Equal means computed from sums leave rounding noise, not a slope.
+        sxy = np.where(np.abs(sxy) <= RELATIVE_ZERO * np.maximum(1.0, np.abs(w_xy)), 0.0, sxy)
+        slope = np.where(estimable, sxy / sxx, np.nan)
+        stderr = np.where(estimable, 1.0 / np.sqrt(sxx), np.nan)
+        p = normal_tail(slope / stderr, alternative)
+    return SlopeFits(slope, stderr, np.where(estimable, p, np.nan))
+
+
+def z_shift_known_variance(
+    latest_n: npt.ArrayLike,
+    latest_total: npt.ArrayLike,
+    latest_variance: npt.ArrayLike,
+    previous_n: npt.ArrayLike,
+    previous_total: npt.ArrayLike,
+    previous_n_variance: npt.ArrayLike,
+    *,
+    alternative: OneSided,
+) -> TrendTests:
+    """One-sided z test of the latest cycle's mean against the previous cycles' pooled mean
+    (weighted by n: sum of totals over sum of n), the SDs known.
+
+    ``latest_variance`` is SD_L^2 (per answer) and ``previous_n_variance`` sum n_j SD_j^2 over
+    the previous cycles, so Var(latest mean) = SD_L^2 / n_L and Var(pooled mean) = sum n_j SD_j^2
+    / (sum n_j)^2. NaN where a side has no answers or a variance is missing; with both variances
+    0 the difference is exact: p 0 or 1 by direction.
+    """
+    _check(alternative)
+    latest_n, latest_total, latest_variance = _floats(latest_n), _floats(latest_total), _floats(latest_variance)
+    previous_n, previous_total = _floats(previous_n), _floats(previous_total)
+    previous_n_variance = _floats(previous_n_variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        testable = (latest_n > 0) & (previous_n > 0) & np.isfinite(latest_variance) & np.isfinite(previous_n_variance)
+        m1, m2 = latest_total / latest_n, previous_total / previous_n
+        difference = m1 - m2
+        difference = np.where(
+            np.abs(difference) <= RELATIVE_ZERO * np.maximum(1.0, np.maximum(np.abs(m1), np.abs(m2))), 0.0, difference
+        )
+        se = np.sqrt(latest_variance / latest_n + previous_n_variance / (previous_n * previous_n))
+        z = np.where(se > 0, difference / se, np.nan)
+        p = np.where(se > 0, normal_tail(z, alternative), _direction_p(difference, alternative))
+    return TrendTests(np.where(testable, z, np.nan), np.where(testable, p, np.nan))
 
 
 def cochran_armitage(

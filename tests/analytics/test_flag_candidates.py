@@ -3,12 +3,15 @@ on small history frames (no database)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.flags.questions import FLAG, WATCH, CycleCell, change_questions, history_frame, questions_decide
 from analytics.flags.wording import Candidate, capability_trap, change_candidates, level_candidates
+from analytics.stats.estimates import mean_intervals_from_sums, mean_intervals_known_sd
 
 LABEL = "2026-10"
 
@@ -46,36 +49,82 @@ def test_level_checks_fire_only_when_the_whole_interval_is_past_the_line():
     assert level_candidates(history, "2026-09", paths) == []
 
 
-def falling_safety_history(unit: str, *, pressure_ci: tuple[float, float], pressure_rising: bool) -> list:
+ORGANISATION_SD = {"psych_safety": 0.8, "pressure": 1.0}
+
+
+def falling_safety_history(
+    unit: str, *, pressure_ci: tuple[float, float], pressure_rising: bool, own: bool = False, pressure_step: float = 0.6
+) -> list:
+    """Six cycles of a team of nine whose safety falls. ``own``: as if its cells showed their own
+    spread (n >= 30 in production); by default they are small cells, as a team of nine's are:
+    no sum of squares, intervals from the organisation's SD (R13)."""
     rng = np.random.default_rng(3)
     rows = []
     for offset in range(6):
         safety = np.clip(np.rint(rng.normal(6.0 - 0.5 * offset, 0.6, 9)), 1, 7)
-        pressure = np.clip(np.rint(rng.normal(3.0 + (0.6 * offset if pressure_rising else 0), 0.6, 9)), 1, 7)
+        pressure = np.clip(np.rint(rng.normal(3.0 + (pressure_step * offset if pressure_rising else 0), 0.6, 9)), 1, 7)
         for metric, scores in (("psych_safety", safety), ("pressure", pressure)):
-            ci = pressure_ci if metric == "pressure" and offset == 5 else (None, None)
-            cell = CycleCell(24317 + offset, f"2026-{offset + 5:02d}", 9, float(scores.mean()), float(scores.sum()),
-                             float((scores**2).sum()), *ci)  # fmt: skip
+            n, total, total_sq = np.array([9]), np.array([scores.sum()]), np.array([(scores**2).sum()])
+            if own:
+                _, low, high = mean_intervals_from_sums(n, total, total_sq)
+            else:
+                _, low, high = mean_intervals_known_sd(n, total, ORGANISATION_SD[metric])
+            ci = pressure_ci if metric == "pressure" and offset == 5 else (float(low[0]), float(high[0]))
+            cell = CycleCell(24317 + offset, f"2026-{offset + 5:02d}", 9, float(scores.mean()), float(total[0]),
+                             float(total_sq[0]) if own else math.nan, *ci,
+                             "own_sd" if own else "organisation_sd")  # fmt: skip
             rows.append((unit, metric, cell))
     return rows
 
 
+@pytest.mark.parametrize("own", [False, True])
 @pytest.mark.parametrize(
     ("pressure_ci", "rising", "reason"),
     [((5.2, 6.1), False, "pressure to use AI is high"), ((3.0, 4.5), True, "pressure to use AI is rising")],
 )
-def test_capability_trap_needs_falling_safety_and_rising_or_high_pressure(pressure_ci, rising, reason):
-    history = history_frame(falling_safety_history("team", pressure_ci=pressure_ci, pressure_rising=rising))
+def test_capability_trap_needs_falling_safety_and_rising_or_high_pressure(pressure_ci, rising, reason, own):
+    history = history_frame(falling_safety_history("team", pressure_ci=pressure_ci, pressure_rising=rising, own=own))
     questions = change_questions(history, "2026-10")
     questions_decide(questions)
     candidates = change_candidates(questions, history, {"team": "Org / Team"})
     assert ("team", "psych_safety_falling") in {(c.unit_id, c.kind) for c in candidates if c.severity == FLAG}
+    if rising:
+        assert ("team", "pressure_rising") in {(c.unit_id, c.kind) for c in candidates if c.severity == FLAG}
     capability_trap(candidates, history, "2026-10")
     trap = [c for c in candidates if c.kind == "capability_trap"]
     assert len(trap) == 1
+    assert trap[0].severity == FLAG
     assert reason in trap[0].explanation
     safety_flags = [c.numbers for c in candidates if c.kind == "psych_safety_falling" and c.severity == FLAG]
     assert trap[0].numbers["psych_safety"] in safety_flags
+
+
+def test_a_capability_trap_whose_pressure_part_is_only_worth_watching_is_only_worth_watching():
+    """The issue's defect: the compound flag rested on "pressure rising" at an uncorrected p < .05.
+    Here pressure rises in the one team, but 40 calm teams share its family, so its p < .05 does
+    not survive Benjamini-Hochberg: the trap is worth watching, never a flag."""
+    rows = falling_safety_history("team", pressure_ci=(3.0, 4.5), pressure_rising=True, pressure_step=0.2)
+    for calm in range(40):
+        rows += [r for r in falling_safety_history(f"calm{calm:02d}", pressure_ci=(2.5, 3.5), pressure_rising=False)
+                 if r[1] == "pressure"]  # fmt: skip
+    history = history_frame(rows)
+    questions = change_questions(history, "2026-10")
+    questions_decide(questions)
+    pressure = questions[(questions["unit"] == "team") & (questions["kind"] == "pressure_rising")]
+    assert (pressure["p_value"] < 0.05).any() and not (pressure["severity"] == FLAG).any()
+    candidates = change_candidates(questions, history, {"team": "Org / Team"})
+    capability_trap(candidates, history, "2026-10")
+    trap = [c for c in candidates if c.kind == "capability_trap"]
+    assert [c.severity for c in trap] == [WATCH]
+    assert "worth watching" in trap[0].explanation and "may be rising" in trap[0].explanation
+    assert trap[0].numbers["pressure_rising"] == WATCH
+
+    # The same team with pressure not even worth watching and not high: no compound at all.
+    calm = questions.copy()
+    calm.loc[calm["kind"] == "pressure_rising", "severity"] = ""
+    candidates = change_candidates(calm, history, {"team": "Org / Team"})
+    capability_trap(candidates, history, "2026-10")
+    assert "capability_trap" not in {c.kind for c in candidates}
 
 
 def test_no_capability_trap_when_pressure_is_calm():
@@ -87,29 +136,62 @@ def test_no_capability_trap_when_pressure_is_calm():
     assert "capability_trap" not in {c.kind for c in candidates}
 
 
-def test_change_candidates_say_what_was_tested_and_how_sure_it_is():
-    history = history_frame(falling_safety_history("team", pressure_ci=(2.5, 3.5), pressure_rising=False))
+@pytest.mark.parametrize(
+    ("own", "trend_test", "shift_test"),
+    [(True, "trend_ols", "shift_permutation"), (False, "trend_wls_known_sd", "shift_z_known_sd")],
+)
+def test_change_candidates_say_what_was_tested_and_how_sure_it_is(own, trend_test, shift_test):
+    history = history_frame(falling_safety_history("team", pressure_ci=(2.5, 3.5), pressure_rising=False, own=own))
     questions = change_questions(history, "2026-10")
     questions_decide(questions)
     # Demote the trend to "worth watching", as a larger family would, to see both wordings.
-    trend_row = questions.index[(questions["kind"] == "psych_safety_falling") & (questions["test"] == "trend_ols")]
+    trend_row = questions.index[(questions["kind"] == "psych_safety_falling") & (questions["test"] == trend_test)]
     questions.loc[trend_row, "severity"] = WATCH
     candidates = {(c.kind, c.test): c for c in change_candidates(questions, history, {"team": "Org / Team"})}
-    trend = candidates[("psych_safety_falling", "trend_ols")]
+    trend = candidates[("psych_safety_falling", trend_test)]
     assert trend.explanation.startswith("In Org / Team, psychological safety is falling: across the last 6")
     assert trend.explanation.endswith("worth watching.")
     assert trend.numbers["cycles"] == [f"2026-{m:02d}" for m in range(5, 11)]
     assert trend.numbers["respondents"] == 54
     assert trend.numbers["theil_sen_slope_per_cycle"] < 0
-    assert "Benjamini\u2013Hochberg at q = 0.10 across the 1 units tested." in trend.method
-    shift = candidates[("psych_safety_falling", "shift_permutation")]
+    assert "Benjamini\u2013Hochberg at q = 0.10 across this test's results in the 1 unit tested." in trend.method
+    assert trend.family == ("psych_safety", "trend")
+    shift = candidates[("psych_safety_falling", shift_test)]
     assert shift.severity == FLAG
-    assert "(Welch's t-test" in shift.method  # not refined by a permutation test here
+    if own:
+        assert "OLS slope of 54 individual scores" in trend.method
+        assert "(Welch's t-test" in shift.method  # not refined by a permutation test here
+    else:
+        # R13: nothing about the individual answers, only the published means, n and SD.
+        assert "weighted least-squares slope of the 6 published cycle means" in trend.method
+        assert "individual scores" not in trend.method + shift.method
+        assert "no individual answer is used" in trend.method and "no individual answer is used" in shift.method
+        assert "z test of the latest cycle's mean" in shift.method
+        assert trend.numbers["z"] < 0 and shift.numbers["z"] < 0
     assert shift.numbers["previous"]["cycles"] == ["2026-07", "2026-08", "2026-09"]
-    shift_row = (questions["kind"] == "psych_safety_falling") & (questions["test"] == "shift_permutation")
+    shift_row = (questions["kind"] == "psych_safety_falling") & (questions["test"] == shift_test)
     assert shift.p_value == pytest.approx(float(questions.loc[shift_row, "p_value"].iloc[0]))
     # Questions that came out as neither never become candidates.
     assert not any(c.kind == "pressure_rising" for c in candidates.values())
+
+
+def test_the_method_says_what_benjamini_hochberg_counted():
+    """BH's m counts tests: a share is tested for a fall and for a rise, so 3 units are 6 tests."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for unit in ("a", "b", "c"):
+        for offset in range(6):
+            successes = int(rng.binomial(9, 0.2 + (0.12 * offset if unit == "a" else 0)))
+            rows.append((unit, "pilot_ratio", CycleCell(24317 + offset, f"2026-{offset + 5:02d}", 9, successes / 9,
+                                                        float(successes), math.nan, None, None)))  # fmt: skip
+    history = history_frame(rows)
+    questions = change_questions(history, "2026-10")
+    questions_decide(questions)
+    trend = questions[questions["test"] == "trend_cochran_armitage"]
+    assert set(trend["family_size"]) == {6} and set(trend["family_units"]) == {3}
+    candidates = change_candidates(questions, history, {})
+    rising = next(c for c in candidates if c.kind == "pilot_ratio_rising" and c.test == "trend_cochran_armitage")
+    assert "across 6 tests (3 units, each tested for a fall and for a rise)." in rising.method
 
 
 def test_empty_history_gives_no_candidates():

@@ -22,14 +22,16 @@ from analytics.flags.questions import (
 from analytics.job.run import aggregate_cycle
 from analytics.models import CellHistogram, MetricCell
 from surveys.models import Cycle, InstrumentVersion
-from tests.analytics.builders import cycle_run, org_build, standard_answers
+from tests.analytics.builders import STANDARD, cycle_run, org_build, standard_answers
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def two_cycles():
-    org = org_build()
+    # A team of 32 respondents makes the organisation (60) an own-spread cell with histograms: small
+    # cells keep none (R13).
+    org = org_build((*STANDARD, ("Sales", "Field", 34, 32)))
     cycles = []
     for month in (dt.date(2026, 3, 1), dt.date(2026, 4, 1)):
         submitted = cycle_run(org, standard_answers(org, label=month.isoformat()), month=month)
@@ -56,6 +58,11 @@ def test_history_and_histograms_by_copy_equal_the_orm(require_postgres, two_cycl
         return frame.sort_values(["unit", "metric", "index"]).reset_index(drop=True)
 
     pd.testing.assert_frame_equal(canonical(history_by_copy), canonical(history_by_orm))
+    # R13: only own-spread cells carry a sum of squares, and the read says which cells those are.
+    means = history_by_copy[history_by_copy["metric"].isin(["psych_safety", "pressure"])]
+    assert set(means["interval"]) == {"own_sd", "organisation_sd"}
+    assert means["total_sq"].notna().tolist() == (means["interval"] == "own_sd").tolist()
+    assert set(history_by_copy.loc[history_by_copy["metric"] == "pilot_ratio", "interval"]) == {""}
     # Both cycles' change metrics, and this cycle's level metrics, of published cells only.
     assert set(history_by_copy["label"]) == {march.label, april.label}
     published = MetricCell.objects.filter(cycle=april, published=True, metric="psych_safety").count()
