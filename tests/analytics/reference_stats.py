@@ -30,6 +30,7 @@ from scipy import special  # type: ignore[import-untyped]
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from analytics.stats import change as change_tests
+from analytics.stats.change import _paired_finite
 
 Alternative = Literal["two-sided", "less", "greater"]
 FloatArray = npt.NDArray[np.float64]
@@ -48,14 +49,6 @@ USAGE_MODES: Final = (
     PASSENGER_LOW_AGENCY_HIGH_OPTIMISM,
     PASSENGER_LOW_AGENCY_LOW_OPTIMISM,
 )
-
-# Above this prior strength (alpha + beta) the beta-binomial prior says "no between-unit
-# variation beyond binomial noise": every unit's estimate is the pooled proportion to within
-# n / 1e6 of the distance between them. A finite cap (rather than infinity) keeps the stored
-# prior parameters ordinary floats and the estimates continuous as the fitted variance nears 0.
-MAX_PRIOR_STRENGTH: Final = 1e6
-# Below this the prior carries (almost) no weight and each unit keeps its raw proportion.
-MIN_PRIOR_STRENGTH: Final = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,15 +259,6 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Estimat
 
 
 # --- Trend and shift tests --------------------------------------------------------------------
-
-
-def _paired_finite(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    x_array = np.asarray(x, dtype=np.float64).ravel()
-    y_array = np.asarray(y, dtype=np.float64).ravel()
-    if x_array.shape != y_array.shape:
-        raise ValueError(f"x and y must have the same length; got {x_array.size} and {y_array.size}")
-    keep = ~(np.isnan(x_array) | np.isnan(y_array))
-    return x_array[keep], y_array[keep]
 
 
 def _t_p_value(t: float, df: int, alternative: Alternative) -> float:
