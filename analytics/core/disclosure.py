@@ -1,8 +1,10 @@
-"""Disclosure control: which cells, distributions and comments may be published (ANONYMITY R4, R5, R7).
+"""Disclosure control: which cells and distributions may be published (ANONYMITY R4, R5, R11).
 
 Pure functions, no Django: the aggregation job feeds them counts it has already computed and stores
 the decisions they return (R6: decided once per cycle for the whole tree, then only read). Nothing
-here touches responses, so nothing here can leak one.
+here touches responses, so nothing here can leak one. Beside it: :mod:`analytics.core.violations`
+(an independent check of what it decides), :mod:`analytics.core.comments` (R7, where comments
+are listed) and :mod:`analytics.core.display` (the order rows are shown in).
 
 Vocabulary
 ----------
@@ -30,13 +32,9 @@ it is 0 or ``>= k`` too. The property test checks exactly that by brute force.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Generic, Literal
-
-# pandas ships no type information and pandas-stubs is not a project dependency; only the
-# display-order helper at the end uses it, and it is covered by tests.
-import pandas as pd  # type: ignore[import-untyped]
+from typing import Final, Literal
 
 from analytics.core.tree import TreeLike, UnitId, UnitTree, as_tree
 
@@ -45,20 +43,14 @@ __all__ = [
     "HIDDEN_TEXT",
     "SOURCE_MIX_MIN_N",
     "Decision",
-    "DisclosureError",
     "Reason",
-    "Violation",
-    "comment_listing",
-    "complementary_violations",
     "decide_publication",
     "decide_population",
     "decide_publication_for_metrics",
     "distribution_allowed",
     "distribution_units",
     "published_units",
-    "require_no_violations",
     "restrict_publication",
-    "sort_units_for_display",
     "source_mix_allowed",
     "source_mix_units",
     "subtree_counts",
@@ -78,13 +70,6 @@ SOURCE_MIX_MIN_N: Final = 20
 # below_threshold: R4; complementary: R5 (for a population, the reason its unit is hidden on its
 # respondents, if it is: R11).
 Reason = Literal["", "below_threshold", "complementary"]
-
-
-class DisclosureError(RuntimeError):
-    """Raised when a set of publication decisions would let a viewer isolate fewer than k people.
-
-    A RuntimeError rather than an ``assert``: the guard must still run under ``python -O``.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,43 +105,8 @@ class Decision:
         return "" if self.published else HIDDEN_TEXT
 
 
-@dataclass(frozen=True, slots=True)
-class Violation(Generic[UnitId]):
-    """One published unit that breaks R4 (``n < k``) or R5 (residual strictly between 0 and k).
-
-    ``uncovered`` is the unit's residual: its respondents not covered by ``nearest_published``,
-    the published units directly below it once hidden units are skipped over. Internal only: it
-    is a count a viewer must never see.
-    """
-
-    unit: UnitId
-    rule: Literal["R4", "R5"]
-    n: int
-    uncovered: int
-    nearest_published: tuple[UnitId, ...]
-
-
 # --------------------------------------------------------------------------------------------------
 # Counts over the tree
-
-
-def _subtree_counts(tree: UnitTree[UnitId], direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
-    unknown = direct_n.keys() - tree.parents.keys()
-    if unknown:
-        # Respondents on a unit outside the tree would vanish from every ancestor's n.
-        raise ValueError(f"direct_n has unknown unit {sorted(unknown, key=repr)[0]!r}")
-    # bool is an int, but a count of True respondents is a bug upstream; so is a numpy integer here.
-    if not all(type(count) is int and count >= 0 for count in direct_n.values()):
-        unit, count = next((u, c) for u, c in direct_n.items() if type(c) is not int or c < 0)
-        raise ValueError(f"direct_n[{unit!r}] must be a non-negative int, got {count!r}")
-    counts: dict[UnitId, int] = dict.fromkeys(tree.postorder, 0)
-    counts.update(direct_n)
-    parents = tree.parents
-    for unit in tree.postorder:  # children first: a unit's count is final when it is added upward
-        parent = parents[unit]
-        if parent is not None:
-            counts[parent] += counts[unit]
-    return counts
 
 
 def _check_threshold(k: int, name: str = "k") -> None:
@@ -171,7 +121,7 @@ def subtree_counts(parents: TreeLike[UnitId], direct_n: Mapping[UnitId, int]) ->
     unknown unit or parent, a cycle, or a negative count.
     """
     tree = as_tree(parents)
-    return _subtree_counts(tree, direct_n)
+    return tree.subtree_totals(direct_n)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,7 +151,7 @@ def _suppress(
       D's descendants keep their own nearest published descendants. Units below U were visited
       earlier and are not touched again, so they keep passing; units above U are visited later and
       see U's final state. Hence after the pass every published unit passes its check, which
-      :func:`complementary_violations` verifies independently.
+      :func:`analytics.core.violations.complementary_violations` verifies independently.
 
     Hiding smallest first keeps the larger, more useful groups; ties go to the smaller unit id so
     the outcome never depends on input order. The result is not guaranteed to hide the fewest
@@ -262,7 +212,7 @@ def decide_publication(parents: TreeLike[UnitId], direct_n: Mapping[UnitId, int]
     """
     _check_threshold(k)
     tree = as_tree(parents)
-    return _decide(tree, _subtree_counts(tree, direct_n), k)
+    return _decide(tree, tree.subtree_totals(direct_n), k)
 
 
 def _decide(tree: UnitTree[UnitId], counts: Mapping[UnitId, int], k: int) -> dict[UnitId, Decision]:
@@ -304,7 +254,7 @@ def decide_population(
     """
     _check_threshold(k)
     tree = as_tree(parents)
-    counts = _subtree_counts(tree, direct_n)
+    counts = tree.subtree_totals(direct_n)
     candidates = [unit for unit in tree.ordered if respondents[unit].published]
     published, hidden_complementary = _suppress(tree, counts, candidates, k)
     decisions: dict[UnitId, Decision] = {}
@@ -342,7 +292,7 @@ def decide_publication_for_metrics(
     _check_threshold(k)
     tree = as_tree(parents)
     return {
-        metric: _decide(tree, _subtree_counts(tree, direct_n_by_metric[metric]), k)
+        metric: _decide(tree, tree.subtree_totals(direct_n_by_metric[metric]), k)
         for metric in sorted(direct_n_by_metric)
     }
 
@@ -350,68 +300,6 @@ def decide_publication_for_metrics(
 def published_units(decisions: Mapping[UnitId, Decision]) -> frozenset[UnitId]:
     """The units whose cell is published."""
     return frozenset(unit for unit, decision in decisions.items() if decision.published)
-
-
-def complementary_violations(
-    parents: TreeLike[UnitId],
-    direct_n: Mapping[UnitId, int],
-    published: Collection[UnitId],
-    *,
-    k: int,
-) -> list[Violation[UnitId]]:
-    """Every published unit that breaks R4 (``n < k``) or R5 (residual strictly between 0 and k).
-
-    An independent check of a set of published units, written differently from the decider on
-    purpose (each published unit walks up to its nearest published ancestor and is subtracted
-    there), so a bug in one is unlikely to be repeated in the other; the tests call it on every
-    result. An empty list means no combination of published counts isolates 1..k-1
-    people (see the module docstring).
-    """
-    _check_threshold(k)
-    if isinstance(published, Mapping):
-        # A dict of decisions is a Collection of *all* unit ids: checking it as "published" would
-        # silently check the wrong set.
-        raise TypeError("pass the published unit ids, e.g. published_units(decisions), not the decisions")
-    tree = as_tree(parents)
-    counts = _subtree_counts(tree, direct_n)
-    published_set = set(published)
-    unknown = published_set - set(tree.parents)
-    if unknown:
-        raise ValueError(f"published has unknown units {sorted(unknown)[:5]!r}")
-    residual = {unit: counts[unit] for unit in published_set}
-    nearest: dict[UnitId, list[UnitId]] = {unit: [] for unit in published_set}
-    for unit in published_set:
-        ancestor = tree.parents[unit]
-        while ancestor is not None and ancestor not in published_set:
-            ancestor = tree.parents[ancestor]
-        if ancestor is not None:
-            residual[ancestor] -= counts[unit]
-            nearest[ancestor].append(unit)
-    violations: list[Violation[UnitId]] = []
-    for unit in sorted(published_set):
-        below = tuple(sorted(nearest[unit]))
-        if counts[unit] < k:
-            violations.append(Violation(unit, "R4", counts[unit], residual[unit], below))
-        elif 0 < residual[unit] < k:
-            violations.append(Violation(unit, "R5", counts[unit], residual[unit], below))
-    return violations
-
-
-def require_no_violations(
-    parents: TreeLike[UnitId],
-    direct_n: Mapping[UnitId, int],
-    published: Collection[UnitId],
-    *,
-    k: int,
-) -> None:
-    """Raise :class:`DisclosureError` if :func:`complementary_violations` finds anything.
-
-    The message names units and rules but no counts: it may end up in a log (R7 side doors).
-    """
-    violations = complementary_violations(parents, direct_n, published, k=k)
-    if violations:
-        summary = ", ".join(f"{v.unit!r} ({v.rule})" for v in violations[:10])
-        raise DisclosureError(f"{len(violations)} published unit(s) would disclose a small group: {summary}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -458,7 +346,7 @@ def restrict_publication(
     if isinstance(candidates, Mapping):
         raise TypeError("pass unit ids, e.g. published_units(decisions), not the decisions")
     tree = as_tree(parents)
-    counts = _subtree_counts(tree, direct_n)
+    counts = tree.subtree_totals(direct_n)
     unknown = set(candidates) - set(tree.parents)
     if unknown:
         raise ValueError(f"candidates has unknown units {sorted(unknown)[:5]!r}")
@@ -485,116 +373,3 @@ def source_mix_units(
 ) -> frozenset[UnitId]:
     """Units that may show the ws3 source mix: published cells, R4 and R5 at 20 among them."""
     return restrict_publication(parents, direct_n, published_units(decisions), threshold=SOURCE_MIX_MIN_N)
-
-
-# --------------------------------------------------------------------------------------------------
-# R7: comments
-
-
-def comment_listing(
-    parents: TreeLike[UnitId],
-    respondents_direct: Mapping[UnitId, int],
-    comment_units: Sequence[UnitId],
-    *,
-    threshold: int,
-) -> dict[UnitId, list[int]]:
-    """Where each comment is listed: listing unit -> indices into ``comment_units``.
-
-    ``comment_units[i]`` is the team of the i-th comment's author; ``respondents_direct`` counts the
-    cycle's respondents sitting directly on each unit.
-
-    Rules (R7): a comment is listed at exactly one level, the smallest unit that contains the
-    author's team and has at least ``threshold`` respondents, so a comment is only ever attributable
-    to a group that large. Lists can be compared (a department's list next to its teams'), so the
-    set of listing units must pass R5 with the comment threshold: the respondents of a listing unit
-    not covered by its nearest listing descendants (the people its own comments may come from)
-    must be 0 or ``>= threshold``. That is exactly :func:`decide_publication` with ``k=threshold``
-    on respondent counts; a unit it un-lists hands its comments up to its nearest listing ancestor.
-
-    The listing units depend on respondent counts only, never on who commented, so the choice of
-    level cannot itself leak anything about authors. Every listing unit appears in the result, with
-    an empty list if no comment landed there. A comment whose team has no ancestor with
-    ``threshold`` respondents (an organisation that small) is not listed anywhere. Comment order
-    within a unit is index order; the caller shuffles before showing them (R7).
-    """
-    _check_threshold(threshold, "threshold")
-    tree = as_tree(parents)
-    counts = _subtree_counts(tree, respondents_direct)
-    comments_per_unit: dict[UnitId, int] = {}
-    for unit in comment_units:
-        if unit not in tree.parents:
-            raise ValueError(f"a comment has unknown unit {unit!r}")
-        comments_per_unit[unit] = comments_per_unit.get(unit, 0) + 1
-    for unit, number in comments_per_unit.items():
-        # One comment item per response: more comments than respondents means the inputs don't
-        # belong together, and listing them could attribute a comment to an empty group.
-        if number > respondents_direct.get(unit, 0):
-            raise ValueError(f"more comments than respondents on unit {unit!r}")
-    listing, _ = _suppress(tree, counts, tree.postorder, threshold)
-
-    listed: dict[UnitId, list[int]] = {unit: [] for unit in sorted(listing)}
-    level_of: dict[UnitId, UnitId | None] = {}  # memo: team -> its nearest listing ancestor-or-self
-    for index, team in enumerate(comment_units):
-        level = _nearest_in(team, listing, tree, level_of)
-        if level is not None:
-            listed[level].append(index)
-    return listed
-
-
-def _nearest_in(
-    unit: UnitId, chosen: Collection[UnitId], tree: UnitTree[UnitId], memo: dict[UnitId, UnitId | None]
-) -> UnitId | None:
-    """The nearest ancestor-or-self of ``unit`` in ``chosen``, or None."""
-    path: list[UnitId] = []
-    node: UnitId | None = unit
-    found: UnitId | None = None
-    while node is not None:
-        if node in memo:
-            found = memo[node]
-            break
-        if node in chosen:
-            found = node
-            break
-        path.append(node)
-        node = tree.parents[node]
-    for visited in path:
-        memo[visited] = found
-    return found
-
-
-# --------------------------------------------------------------------------------------------------
-# Display order
-
-
-def sort_units_for_display(
-    rows: pd.DataFrame,
-    key: str,
-    *,
-    descending: bool = False,
-    published_column: str = "published",
-    label_column: str = "path",
-) -> pd.DataFrame:
-    """Rows in display order: published cells by ``key``, then hidden cells in a fixed order.
-
-    R4: a sort order is an output too. If hidden cells were sorted by their value, or mixed in
-    with published ones, their position would bound the hidden value. So a hidden row's ``key`` is
-    never read: hidden rows go last, ordered by ``label_column`` (the unit path) alone. Published
-    rows with no value (NaN/None, e.g. a Pilot ratio with no AI users) come after the valued ones,
-    by label. Ties between equal values are broken by label, so the order never depends on input
-    order. Returns a new frame with the original index.
-    """
-    published_flags = rows[published_column].tolist()
-    labels = [str(label) for label in rows[label_column].tolist()]
-    values = rows[key].tolist()
-
-    def sort_key(position: int) -> tuple[int, float, str]:
-        if not bool(published_flags[position]):
-            return (2, 0.0, labels[position])  # the value is deliberately not looked at
-        value = values[position]
-        if value is None or pd.isna(value):
-            return (1, 0.0, labels[position])
-        number = float(value)
-        return (0, -number if descending else number, labels[position])
-
-    order = sorted(range(len(labels)), key=sort_key)
-    return rows.iloc[order]

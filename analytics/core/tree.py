@@ -144,6 +144,27 @@ class UnitTree(Generic[UnitId]):
             stack.extend(self.children[node])
         return found
 
+    def subtree_totals(self, direct_n: Mapping[UnitId, int]) -> dict[UnitId, int]:
+        """n for every unit: ``direct_n`` (counts sitting directly on a unit; missing units have
+        none) summed over the unit's subtree. Raises ``ValueError`` for an unknown unit or a count
+        that is not a non-negative int."""
+        unknown = direct_n.keys() - self.parents.keys()
+        if unknown:
+            # Respondents on a unit outside the tree would vanish from every ancestor's n.
+            raise ValueError(f"direct_n has unknown unit {sorted(unknown, key=repr)[0]!r}")
+        # bool is an int, but a count of True respondents is a bug upstream; so is a numpy integer here.
+        if not all(type(count) is int and count >= 0 for count in direct_n.values()):
+            unit, count = next((u, c) for u, c in direct_n.items() if type(c) is not int or c < 0)
+            raise ValueError(f"direct_n[{unit!r}] must be a non-negative int, got {count!r}")
+        counts: dict[UnitId, int] = dict.fromkeys(self.postorder, 0)
+        counts.update(direct_n)
+        parents = self.parents
+        for unit in self.postorder:  # children first: a unit's count is final when it is added upward
+            parent = parents[unit]
+            if parent is not None:
+                counts[parent] += counts[unit]
+        return counts
+
     def ancestor_pairs(self) -> pd.DataFrame:
         """(team_id, unit_id) for every unit below the root and every unit that contains it,
         itself included: the join that rolls team partials up the tree."""

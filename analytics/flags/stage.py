@@ -23,10 +23,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from analytics.core.tree import UnitTree
+from analytics.flags.history import HISTORY_COLUMNS, HISTORY_TYPES
 from analytics.flags.questions import (
     CHANGE_METRICS,
-    HISTORY_COLUMNS,
-    HISTORY_TYPES,
     HISTORY_WINDOW,
     INTERNAL_KINDS,
     TREND_CYCLES,
@@ -84,7 +83,7 @@ def flags_compute_for_cycle(*, cycle: Cycle, tree: UnitTree[str]) -> int:
 
 
 def _published_history(cycle: Cycle) -> pd.DataFrame:
-    """The history frame (analytics.flags.questions.HISTORY_COLUMNS) the flags read: this cycle's level
+    """The history frame (analytics.flags.history.HISTORY_COLUMNS) the flags read: this cycle's level
     metrics, and each change metric's last TREND_CYCLES published cells within the last
     HISTORY_WINDOW cycles (the trend uses those, the shift the last four of them)."""
     cycles = list(

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pandas as pd  # type: ignore[import-untyped]
 
+from analytics.flags.history import CycleCell, series_cells
 from analytics.flags.playbook import PLAYBOOK
 from analytics.flags.questions import (
     FLAG,
@@ -29,11 +30,9 @@ from analytics.flags.questions import (
     TREND_OLS,
     TREND_WLS,
     WATCH,
-    CycleCell,
     Q,
-    series_cells,
 )
-from analytics.stats.change import theil_sen_slope
+from analytics.stats.robust import theil_sen_slope
 
 PS_LOW_LINE: Final = 5.0
 TRUST_MIDPOINT: Final = 3.0

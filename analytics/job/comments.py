@@ -10,7 +10,7 @@ import uuid
 import pandas as pd
 from django.conf import settings
 
-from analytics.core.disclosure import comment_listing
+from analytics.core.comments import comment_listing
 from analytics.core.tree import UnitTree
 from analytics.job.storage import frame_insert
 from analytics.models import ReleasedComment

@@ -30,7 +30,7 @@ from scipy import special  # type: ignore[import-untyped]
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from analytics.stats import change as change_tests
-from analytics.stats.change import _paired_finite
+from analytics.stats.robust import _paired_finite
 
 Alternative = Literal["two-sided", "less", "greater"]
 FloatArray = npt.NDArray[np.float64]

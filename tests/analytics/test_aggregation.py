@@ -18,8 +18,8 @@ from django.db import connection
 
 from analytics.core.catalogue import METRICS, RESPONSES
 from analytics.core.cells import RELIABILITY_PREFIX
-from analytics.core.disclosure import complementary_violations
 from analytics.core.tree import ORGANISATION
+from analytics.core.violations import complementary_violations
 from analytics.job import storage
 from analytics.job.run import AggregationRefused, aggregate_cycle, cycle_lock
 from analytics.job.storage import answers_frame

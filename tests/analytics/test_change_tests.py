@@ -13,17 +13,15 @@ from pandas import testing as pd_testing
 from scipy import stats as scipy_stats
 from statsmodels.api import OLS, WLS, add_constant
 
+from analytics.flags.history import OWN_SD, CycleCell, history_frame
 from analytics.flags.questions import (
-    OWN_SD,
     SHIFT_FISHER,
     SHIFT_PERMUTATION,
     SHIFT_Z,
     TREND_CA,
     TREND_OLS,
     TREND_WLS,
-    CycleCell,
     change_questions,
-    history_frame,
 )
 from analytics.stats import change as change_tests
 from analytics.stats.estimates import mean_intervals_from_sums, mean_intervals_known_sd

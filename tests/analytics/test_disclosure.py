@@ -9,24 +9,22 @@ import uuid
 import pandas as pd
 import pytest
 
+from analytics.core.comments import comment_listing
 from analytics.core.disclosure import (
     HIDDEN_TEXT,
     Decision,
-    DisclosureError,
-    comment_listing,
-    complementary_violations,
     decide_publication,
     decide_publication_for_metrics,
     distribution_allowed,
     distribution_units,
     published_units,
-    require_no_violations,
     restrict_publication,
-    sort_units_for_display,
     source_mix_allowed,
     source_mix_units,
     subtree_counts,
 )
+from analytics.core.display import sort_units_for_display
+from analytics.core.violations import DisclosureError, complementary_violations, require_no_violations
 
 
 def tree(*paths: str) -> dict[str, str | None]:

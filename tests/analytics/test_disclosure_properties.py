@@ -1,4 +1,4 @@
-"""Property-based tests of analytics/disclosure.py (ANONYMITY R4, R5, R7).
+"""Property-based tests of analytics.core.disclosure, .violations and .comments (ANONYMITY R4, R5, R7).
 
 Random organisation forests (up to 40 units, up to 5 levels, many small direct counts) are fed to
 the decider, and what it publishes is attacked by brute force with an independent model: every
@@ -19,11 +19,10 @@ from collections.abc import Collection, Iterator, Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.core.comments import comment_listing
 from analytics.core.disclosure import (
     DISTRIBUTION_FACTOR,
     SOURCE_MIX_MIN_N,
-    comment_listing,
-    complementary_violations,
     decide_publication,
     decide_publication_for_metrics,
     distribution_units,
@@ -31,6 +30,7 @@ from analytics.core.disclosure import (
     restrict_publication,
     source_mix_units,
 )
+from analytics.core.violations import complementary_violations
 
 MAX_UNITS = 40
 MAX_DEPTH = 5  # levels, a root being level 1

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.flags.questions import FLAG, WATCH, CycleCell, change_questions, history_frame, questions_decide
+from analytics.flags.history import CycleCell, history_frame
+from analytics.flags.questions import FLAG, WATCH, change_questions, questions_decide
 from analytics.flags.wording import Candidate, capability_trap, change_candidates, level_candidates
 from analytics.stats.estimates import mean_intervals_from_sums, mean_intervals_known_sd
 

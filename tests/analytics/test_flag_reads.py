@@ -11,14 +11,8 @@ import pytest
 from django.db import connection
 
 from analytics.flags import stage as flags
-from analytics.flags.questions import (
-    CHANGE_METRICS,
-    HISTORY_WINDOW,
-    CycleCell,
-    ShiftSample,
-    change_questions,
-    history_frame,
-)
+from analytics.flags.history import CycleCell, history_frame
+from analytics.flags.questions import CHANGE_METRICS, HISTORY_WINDOW, ShiftSample, change_questions
 from analytics.job.run import aggregate_cycle
 from analytics.models import CellHistogram, MetricCell
 from surveys.models import Cycle, InstrumentVersion

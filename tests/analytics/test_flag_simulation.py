@@ -42,17 +42,15 @@ import numpy.typing as npt
 import pytest
 
 from analytics.flags import wording as flag_candidates
+from analytics.flags.history import OWN_SD, CycleCell, history_frame
 from analytics.flags.questions import (
     FLAG,
     INTERNAL_KINDS,
     MEAN_METRICS,
-    OWN_SD,
     SHIFT_Z,
     TREND_WLS,
     WATCH,
-    CycleCell,
     change_questions,
-    history_frame,
     permutation_refine,
     permutation_wanted,
     questions_decide,

@@ -28,7 +28,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
 from analytics.stats import change as change_tests
-from analytics.stats import estimates, shrinkage
+from analytics.stats import estimates, robust, shrinkage
 from tests.analytics import reference_stats as stats
 from tests.analytics.reference_stats import (
     PASSENGER_HIGH_AGENCY_LOW_OPTIMISM,
@@ -416,9 +416,9 @@ def test_ols_slope_test_drops_nan_and_handles_unestimable_slopes():
 def test_theil_sen_slope_matches_pymannkendall_on_equally_spaced_data():
     means = np.array([5.6, 5.3, 5.4, 4.8, 4.7, 4.4])
     expected = pymannkendall.sens_slope(means).slope
-    assert change_tests.theil_sen_slope(np.arange(6), means) == pytest.approx(expected)
+    assert robust.theil_sen_slope(np.arange(6), means) == pytest.approx(expected)
     pairwise = [(means[j] - means[i]) / (j - i) for i, j in itertools.combinations(range(6), 2)]
-    assert change_tests.theil_sen_slope(np.arange(6), means) == pytest.approx(np.median(pairwise))
+    assert robust.theil_sen_slope(np.arange(6), means) == pytest.approx(np.median(pairwise))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -426,14 +426,14 @@ def test_theil_sen_slope_equals_scipys_on_unsorted_x_with_ties(seed):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 8, 12).astype(float)
     y = rng.normal(5, 1, 12)
-    assert change_tests.theil_sen_slope(x, y) == pytest.approx(scipy_stats.theilslopes(y, x).slope, rel=1e-12)
+    assert robust.theil_sen_slope(x, y) == pytest.approx(scipy_stats.theilslopes(y, x).slope, rel=1e-12)
 
 
 def test_theil_sen_slope_with_gaps():
-    assert change_tests.theil_sen_slope([0, 1, 2, 3], [4.0, np.nan, 3.0, 2.5]) == pytest.approx(
+    assert robust.theil_sen_slope([0, 1, 2, 3], [4.0, np.nan, 3.0, 2.5]) == pytest.approx(
         np.median([(3.0 - 4.0) / 2, (2.5 - 4.0) / 3, (2.5 - 3.0) / 1])
     )
-    assert math.isnan(change_tests.theil_sen_slope([1, 1], [3.0, 4.0]))
+    assert math.isnan(robust.theil_sen_slope([1, 1], [3.0, 4.0]))
 
 
 def brute_force_permutation_p(latest, previous, alternative):
@@ -463,7 +463,7 @@ def brute_force_permutation_p(latest, previous, alternative):
     ],
 )
 def test_shift_permutation_test_is_exact_on_tiny_samples(latest, previous, alternative):
-    p_value = change_tests.shift_permutation_test(latest, previous, alternative=alternative, random_state=1)
+    p_value = robust.shift_permutation_test(latest, previous, alternative=alternative, random_state=1)
     assert p_value == pytest.approx(brute_force_permutation_p(latest, previous, alternative))
 
 
@@ -472,8 +472,8 @@ def test_shift_permutation_test_monte_carlo_is_close_to_exact_and_reproducible()
     latest = np.round(rng.normal(4.6, 1.0, size=8), 1)
     previous = np.round(rng.normal(5.2, 1.0, size=10), 1)  # C(18, 8) = 43,758 splits > 9,999
     exact = brute_force_permutation_p(latest, previous, "less")
-    first = change_tests.shift_permutation_test(latest, previous, alternative="less", random_state=123)
-    again = change_tests.shift_permutation_test(latest, previous, alternative="less", random_state=123)
+    first = robust.shift_permutation_test(latest, previous, alternative="less", random_state=123)
+    again = robust.shift_permutation_test(latest, previous, alternative="less", random_state=123)
     print(f"\npermutation p: exact {exact:.4f}, Monte Carlo (9,999 resamples) {first:.4f}")
     assert first == again
     assert first == pytest.approx(exact, abs=0.015)
@@ -484,21 +484,17 @@ def test_sequential_permutation_stops_early_yet_agrees_with_the_exact_p():
     latest = np.round(rng.normal(4.9, 1.0, size=8), 1)
     previous = np.round(rng.normal(5.2, 1.0, size=10), 1)
     exact = brute_force_permutation_p(latest, previous, "less")
-    sequential = change_tests.shift_permutation_test(
-        latest, previous, alternative="less", random_state=3, stop_after_hits=50
-    )
+    sequential = robust.shift_permutation_test(latest, previous, alternative="less", random_state=3, stop_after_hits=50)
     assert 0.05 < exact and sequential == pytest.approx(exact, abs=0.06)
     # A sharp drop never reaches 50 hits: all 9,999 draws are used and p is as small as without
     # stopping (one split in C(18, 8) = 43,758 is as extreme, so a hit or two may occur).
-    drop = change_tests.shift_permutation_test(
-        latest - 3, previous, alternative="less", random_state=3, stop_after_hits=50
-    )
+    drop = robust.shift_permutation_test(latest - 3, previous, alternative="less", random_state=3, stop_after_hits=50)
     assert drop <= 3 / 10_000
 
 
 def test_shift_permutation_test_needs_both_samples():
-    assert math.isnan(change_tests.shift_permutation_test([], [4.0, 5.0], alternative="less", random_state=0))
-    assert math.isnan(change_tests.shift_permutation_test([4.0, np.nan], [np.nan], alternative="less", random_state=0))
+    assert math.isnan(robust.shift_permutation_test([], [4.0, 5.0], alternative="less", random_state=0))
+    assert math.isnan(robust.shift_permutation_test([4.0, np.nan], [np.nan], alternative="less", random_state=0))
 
 
 @pytest.mark.parametrize(
@@ -587,7 +583,7 @@ def test_benjamini_hochberg_matches_statsmodels_and_ignores_nan(q):
     rng = np.random.default_rng(3)
     p_values = np.concatenate([rng.uniform(0, 1, 30), rng.uniform(0, 0.01, 8), [np.nan] * 5, [0.0, 1.0]])
     rng.shuffle(p_values)
-    rejected, adjusted = change_tests.benjamini_hochberg(p_values, q=q)
+    rejected, adjusted = robust.benjamini_hochberg(p_values, q=q)
     tested = ~np.isnan(p_values)
     reference_rejected, reference_adjusted, _, _ = multipletests(p_values[tested], alpha=q, method="fdr_bh")
     np.testing.assert_array_equal(rejected[tested], reference_rejected)
@@ -599,14 +595,14 @@ def test_benjamini_hochberg_matches_statsmodels_and_ignores_nan(q):
 
 def test_benjamini_hochberg_step_up_and_boundaries():
     # Only the 4th smallest is under its line (4 * 0.1 / 5 = 0.08), so the step-up rejects all four.
-    rejected, adjusted = change_tests.benjamini_hochberg([0.021, 0.07, 0.071, 0.08, 0.9], q=0.10)
+    rejected, adjusted = robust.benjamini_hochberg([0.021, 0.07, 0.071, 0.08, 0.9], q=0.10)
     np.testing.assert_array_equal(rejected, [True, True, True, True, False])
     np.testing.assert_allclose(adjusted, [0.1, 0.1, 0.1, 0.1, 0.9])
     assert multipletests([0.021, 0.07, 0.071, 0.08, 0.9], alpha=0.10, method="fdr_bh")[0].tolist() == rejected.tolist()
-    none, none_adjusted = change_tests.benjamini_hochberg([np.nan, np.nan])
+    none, none_adjusted = robust.benjamini_hochberg([np.nan, np.nan])
     assert not none.any() and np.isnan(none_adjusted).all()
     with pytest.raises(ValueError):
-        change_tests.benjamini_hochberg([0.5, 1.5])
+        robust.benjamini_hochberg([0.5, 1.5])
 
 
 # --- Reliability ------------------------------------------------------------------------------
