@@ -64,11 +64,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "surveys",
     # The anonymous side (responses, answers, comments) is an app of its own so that an
     # import-linter contract can name the only modules allowed to touch it (ANONYMITY R6).
     "surveys.anonymous",
     "analytics",
+    # Export jobs (a model of their own: who asked, the file, its expiry) on top of the door.
+    "analytics.exports",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,10 @@ Readers (each page reader in at most three queries; bench/published_reads.py mea
 - ``subtree_cells_page``: a subtree across cycles, keyset-paginated, for the API;
 - ``unit_flags`` and ``organisation_flags``;
 - ``response_rates``: the home page's;
-- ``published_cells``: whole cycles, for exports.
+- ``published_cells``: whole cycles, for exports;
+- ``unit_distributions`` and ``listed_comments`` (analytics.published.items);
+- the cycle's frozen tree: ``unit_lineage``, ``unit_children``, ``units_under``,
+  ``unit_in_cycles`` (analytics.published.units).
 
 May import analytics.models, analytics.core, analytics.flags.questions and surveys (models,
 selectors); never the job or the anonymous side.
@@ -28,6 +31,7 @@ from analytics.published.cells import (
 )
 from analytics.published.cycles import aggregated_cycles
 from analytics.published.flags import FLAG_INPUTS, organisation_flags, unit_flags
+from analytics.published.items import PublishedComment, PublishedDistribution, listed_comments, unit_distributions
 from analytics.published.rates import response_rates
 from analytics.published.records import (
     EXPORT_COLUMNS,
@@ -37,23 +41,41 @@ from analytics.published.records import (
     PublishedFlag,
     ResponseRate,
 )
+from analytics.published.units import (
+    ORGANISATION_ID,
+    PublishedUnit,
+    unit_children,
+    unit_in_cycles,
+    unit_lineage,
+    units_under,
+)
 
 __all__ = [
     "EXPORT_COLUMNS",
     "FLAG_INPUTS",
     "HIDDEN_TEXT",
     "MAX_PAGE_SIZE",
+    "ORGANISATION_ID",
     "CellPage",
     "CursorInvalid",
     "PublishedCell",
+    "PublishedComment",
+    "PublishedDistribution",
     "PublishedFlag",
+    "PublishedUnit",
     "ResponseRate",
     "aggregated_cycles",
     "children_cells",
+    "listed_comments",
     "organisation_flags",
     "published_cells",
     "response_rates",
     "subtree_cells_page",
     "unit_cells",
+    "unit_children",
+    "unit_distributions",
+    "unit_in_cycles",
+    "unit_lineage",
     "unit_flags",
+    "units_under",
 ]

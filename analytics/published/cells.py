@@ -161,8 +161,8 @@ def children_cells(*, cycle: Cycle, unit_id: uuid.UUID | str, metrics: Sequence[
     served = door_state().served_cycle(cycle.pk)
     if served is None or not metrics:
         return []
-    # No index on parent_id: this reads the cycle's snapshots through the unique (cycle, unit_id)
-    # index (one row per unit of the cycle, 10,111 at 10,000 teams).
+    # The children through the (cycle, parent_id) index, the unit itself (for their parent_path)
+    # through the unique (cycle, unit_id) one.
     snapshots = _snapshots(UnitSnapshot.objects.filter(cycle_id=served.pk).filter(Q(parent_id=unit) | Q(unit_id=unit)))
     children = [s.unit_id for s in snapshots.values() if s.parent_id == str(unit)]
     if not children:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.exports import FORMATS, ExportError, aggregates_export
+from analytics.exports.writers import FORMATS, ExportError, aggregates_export
 from analytics.management.cycle_option import cycle_from_option
 
 
