@@ -13,3 +13,8 @@ class AnalyticsConfig(AppConfig):
 
         cycle_closed.connect(aggregation_on_close, dispatch_uid="analytics-aggregate-on-close")
         cycle_k_raised.connect(reaggregation_on_k_raised, dispatch_uid="analytics-reaggregate-on-k-raised")
+
+        from analytics.job.signals import results_stored
+        from analytics.reports.tasks import announcement_on_results
+
+        results_stored.connect(announcement_on_results, dispatch_uid="analytics-announce-results")

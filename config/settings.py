@@ -4,6 +4,7 @@ With no variable set, a fresh clone runs on SQLite with eager Celery and console
 `make demo` needs nothing but Python. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import django_stubs_ext
@@ -99,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "analytics.reports.context.navigation",
             ],
         },
     },
@@ -143,6 +145,10 @@ if env.bool("PULSE_PRODUCTION", default=False):
 else:
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = True
+# Export files HR starts in the browser are written through Django's storage API here; web and
+# worker must share it (the compose file mounts one volume for both). Never served directly:
+# only the export's download view hands a file out, to the one who asked for it.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -233,6 +239,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("PULSE_AGGREGATE_CRON", "30 2 * * *"),
         "options": {"expires": 12 * 3600},
     },
+    # Deletes the files of exports past PULSE_EXPORT_TTL_HOURS (the download refuses them already).
+    "expire-exports": {
+        "task": "analytics.exports.tasks.export_jobs_expire_task",
+        "schedule": crontab(minute="15"),
+        "options": {"expires": 50 * 60},
+    },
 }
 
 # An organisation with at least this many teams is aggregated as one Celery task per top-level
@@ -241,9 +253,52 @@ PULSE_AGGREGATION_FANOUT_TEAMS = env.int("PULSE_AGGREGATION_FANOUT_TEAMS", defau
 if PULSE_AGGREGATION_FANOUT_TEAMS < 0:
     raise ImproperlyConfigured("PULSE_AGGREGATION_FANOUT_TEAMS must be 0 (always fan out) or more.")
 
+# Hours an export HR started in the browser stays downloadable once written; then its file is deleted.
+PULSE_EXPORT_TTL_HOURS = env.int("PULSE_EXPORT_TTL_HOURS", default=24)
+if PULSE_EXPORT_TTL_HOURS < 1:
+    raise ImproperlyConfigured("PULSE_EXPORT_TTL_HOURS must be a whole number of hours, 1 or more.")
+
+# The API at /api/v1/ (analytics.api). Knox first, so an unauthenticated call gets 401 with
+# `WWW-Authenticate: Token` (DRF takes the header from the first authenticator); the session lets
+# a signed-in browser read it and use /api/docs/. JSON only: no browsable API and no `?format=`,
+# so every query parameter is one the views check (unknown ones are refused: ANONYMITY.md, threat 7,
+# side doors). The exception handler makes every error a JSON `{"detail": "<param>: <the fix>"}`.
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "analytics.api.errors.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+# API tokens (django-rest-knox): stored as a SHA-512 digest only, shown once, expiring after 90
+# days; a person may hold ten at a time (made and revoked on /api/tokens/).
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(days=90),
+    "TOKEN_LIMIT_PER_USER": 10,  # nosec B105 - a count of tokens, not a password
+    "AUTO_REFRESH": False,
+}
+
+# OpenAPI schema at /api/schema/, Swagger UI at /api/docs/, served from the sidecar's local static
+# files (no CDN). Swagger UI's default validator badge would send the schema's address to
+# validator.swagger.io: switched off.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PilotPulse API",
+    "DESCRIPTION": (
+        "Published, k-anonymous aggregates of the monthly pulse, read through the one disclosure door. "
+        "Hidden cells come back hidden (no numbers); nothing can be filtered or ordered by a value."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Survey links carry a one-time token in their path: every log record passes through a filter

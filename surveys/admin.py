@@ -15,6 +15,15 @@ from surveys.models import AuditEvent, Cycle, InstrumentVersion, Organisation, P
 from surveys.services.cycles import invitations_follow_roster
 from surveys.services.thresholds import cycle_k_raise, cycle_k_raise_problem
 
+# The operator's admin is PilotPulse's setup screen, not a generic Django one.
+admin.site.site_header = "PilotPulse setup"
+admin.site.site_title = "PilotPulse setup"
+admin.site.index_title = "Programme setup: teams, people, cycles and settings"
+
+
+# Where an event's detail names its subject, first match wins (services write email or cycle).
+SUBJECT_KEYS = ("subject", "email", "cycle", "team", "format")
+
 
 def _actor(request: HttpRequest) -> str:
     return getattr(request.user, "email", "") or getattr(request.user, "username", "admin")
@@ -140,8 +149,17 @@ class InstrumentVersionAdmin(admin.ModelAdmin[InstrumentVersion]):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
-    list_display = ["at", "actor", "action"]
+    list_display = ["at", "actor", "action", "subject"]
     list_filter = ["action"]
+
+    @admin.display(description="subject")
+    def subject(self, obj: AuditEvent) -> str:
+        """What the event was about, from its detail: a row that says only "role_set" tells nothing."""
+        detail = obj.detail if isinstance(obj.detail, dict) else {}
+        for key in SUBJECT_KEYS:
+            if detail.get(key):
+                return str(detail[key])
+        return ""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -19,6 +19,7 @@ import io
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -32,7 +33,7 @@ from surveys.closing import cycle_close
 from surveys.emails import survey_link
 from surveys.instrument import Instrument, load_definition, option_value_text
 from surveys.models import AuditEvent, Cycle, Invitation, Person, Role, Team
-from surveys.roster import COLUMNS, roster_import, roster_parse
+from surveys.roster import COLUMNS, RosterReport, roster_import, roster_parse
 from surveys.selectors import cycle_progress
 from surveys.services.cycles import cycle_open, links_issue, month_start, open_cycle_get
 from surveys.submission import response_submit
@@ -324,6 +325,7 @@ def demo_seed(
         _refuse_foreign_data()
         plan = demo_plan_build(teams=teams, rng=rng)
         report = roster_import(rows=roster_parse(demo_roster_csv(plan=plan)), actor=DEMO_ACTOR)
+        _roster_import_audit_summarise(report=report)
         result = DemoSeedResult(
             created=True,
             people=len(plan.members),
@@ -334,6 +336,29 @@ def demo_seed(
         _logins_ensure(password=password, result=result)
         _cycles_fill(plan=plan, months=months, today=today, rng=rng, result=result, on_cycle=on_cycle)
     return result
+
+
+def _audit(action: str, subject: str, **detail: object) -> None:
+    """One audit event per demo action, its subject named in its detail (the admin lists it)."""
+    AuditEvent.objects.create(actor=DEMO_ACTOR, action=action, detail={"subject": subject, **detail})
+
+
+def _roster_import_audit_summarise(*, report: RosterReport) -> None:
+    """The demo's roster import, audited as one event: the import records a role_set per person
+    it creates (ANONYMITY R10), which for a demo of hundreds of made-up people is a page of
+    identical rows that hides the actions an operator would look for. The summary keeps what
+    they said: how many people were created with which role, and the teams created."""
+    created = AuditEvent.objects.filter(actor=DEMO_ACTOR, action="role_set")
+    roles = Counter(str(detail.get("role", "")) for detail in created.values_list("detail", flat=True))
+    created.delete()
+    _audit(
+        "roster_imported",
+        f"demo roster: {report.people_created} people, {len(report.teams_created)} teams",
+        people_created=report.people_created,
+        roles=dict(sorted(roles.items())),
+        teams_created=len(report.teams_created),
+        warnings=len(report.warnings),
+    )
 
 
 def demo_delete() -> None:
@@ -616,6 +641,8 @@ def _cycles_fill(
         opened_on = today if is_current else month
         opened = cycle_open(month=month, today=opened_on, send_mail=False)
         tokens = {link.person_email: link.token for link in opened.links}
+        _audit("cycle_opened", f"cycle {opened.cycle.label}", cycle=opened.cycle.label, invited=len(tokens),
+               k=opened.cycle.k)  # fmt: skip
         answering = _respondents_choose(plan=plan, is_current=is_current, rng=rng)
         for email in answering:
             member = members[email]
@@ -625,6 +652,7 @@ def _cycles_fill(
         cycle = opened.cycle
         if not is_current:
             cycle = cycle_close(cycle=cycle, today=opened_on + dt.timedelta(days=PAST_CYCLE_DAYS)).cycle
+            _audit("cycle_closed", f"cycle {cycle.label}", cycle=cycle.label)
         summary = CycleSummary(
             label=cycle.label,
             invited=len(tokens),
@@ -684,6 +712,8 @@ def _logins_ensure(*, password: str, result: DemoSeedResult) -> None:
     admin.is_staff = admin.is_superuser = admin.is_active = True
     admin.set_password(password)
     admin.save()
+    _audit("demo_logins_set", "demo logins", emails=[HR_EMAIL, MANAGER_EMAIL, ENGINEER_EMAIL, ADMIN_EMAIL],
+           superuser=ADMIN_EMAIL)  # fmt: skip
     head_of = ", ".join(team.path for team in people[MANAGER_EMAIL].managed_teams.all())
     result.logins = [
         DemoLogin(HR_EMAIL, "HR: runs the programme, sees every published aggregate"),

@@ -17,6 +17,19 @@ from surveys.instrument import AskContext, Instrument, Item, RawAnswers, option_
 
 FIRST_STEP = 1
 
+# Step 2 asks about something step 1 named: ws2 asks how much time dealing with "it" cost, and
+# "it" is the workslop of ws1, a page earlier. The items keep their stored wording (answers
+# already given refer to it, and the instrument is copied into the database by a migration);
+# the form says what "it" is, in one line above the section, with the respondent's own answer.
+# Keyed by the earlier item; the later items are those asked only if it was answered so.
+REFERENT_CONTEXT: dict[str, str] = {
+    "ws1": (
+        "These questions are about the work you said you received in step 1{answer}: work from a colleague that "
+        "you believe was AI-generated and looked finished, but was unhelpful, low quality or missing crucial context."
+    ),
+}
+REFERS_TO: dict[str, str] = {"ws2": "ws1", "ws3": "ws1"}
+
 
 @dataclass
 class OptionView:
@@ -48,6 +61,12 @@ class ItemView:
 class SectionView:
     title: str
     items: list[ItemView]
+    # One line that says what the section's questions refer to when that was asked earlier.
+    context: str = ""
+
+    @property
+    def context_id(self) -> str:
+        return f"{self.items[0].key}-context" if self.items else ""
 
 
 @dataclass
@@ -84,7 +103,11 @@ def survey_page_build(
     context = instrument.context_from(raw, is_manager=is_manager)
     steps = instrument.definition["steps"]
     sections = [
-        SectionView(title=title, items=[_item_view(item, raw, context, errors) for item in items])
+        SectionView(
+            title=title,
+            items=[_item_view(item, raw, context, errors) for item in items],
+            context=_referent_context(instrument, raw, [item.key for item in items], step),
+        )
         for title, items in instrument.sections_for(context, step)
     ]
     shown = {item.key for _, items in instrument.sections_for(context, step) for item in items}
@@ -103,6 +126,23 @@ def survey_page_build(
         hidden=hidden,
         errors={key: message for key, message in errors.items() if key in shown},
     )
+
+
+def _referent_context(instrument: Instrument, raw: RawAnswers, keys: list[str], step: int) -> str:
+    """The context line for a section whose items refer to an item of an earlier step."""
+    referent = next((REFERS_TO[key] for key in keys if key in REFERS_TO), None)
+    if referent is None or referent not in REFERENT_CONTEXT or referent not in {i.key for i in instrument.items}:
+        return ""
+    earlier = instrument.item(referent)
+    if earlier.step >= step:
+        return ""
+    value = raw.get(referent)
+    label = next(
+        (option["label"] for option in earlier.options if option_value_text(option["value"]) == value),
+        "",
+    )
+    answer = f" (\u201c{label[:1].lower() + label[1:]}\u201d)" if label else ""
+    return REFERENT_CONTEXT[referent].format(answer=answer)
 
 
 def first_step_with_error(instrument: Instrument, errors: dict[str, str]) -> int:

@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from surveys.models import AuditEvent, Person, Role, Team
+from surveys.services.accounts import password_invitations_send
 
 COLUMNS = ["email", "name", "team", "role", "manages"]
 REQUIRED_COLUMNS = COLUMNS[:4]
@@ -161,9 +162,16 @@ def _existing_team_paths() -> dict[str, Team]:
 
 
 def roster_import(
-    *, rows: list[RosterRow], deactivate_missing: bool = False, dry_run: bool = False, actor: str = "import_roster"
+    *,
+    rows: list[RosterRow],
+    deactivate_missing: bool = False,
+    dry_run: bool = False,
+    actor: str = "import_roster",
+    invite: bool = True,
 ) -> RosterReport:
-    """Applies parsed rows in one transaction (rolled back for a dry run)."""
+    """Applies parsed rows in one transaction (rolled back for a dry run). With ``invite``, the
+    managers and HR it adds or promotes who have no password yet are e-mailed a link to set one,
+    once the import has committed."""
     report = RosterReport()
     with transaction.atomic():
         teams = _teams_ensure(rows, report)
@@ -184,6 +192,14 @@ def roster_import(
         report.warnings.extend(_direct_member_warnings())
         if dry_run:
             transaction.set_rollback(True)
+        elif invite:
+            readers = [
+                person.user_id
+                for person in report.changed_people
+                if person.is_active and person.role in (Role.MANAGER, Role.HR) and person.user_id is not None
+            ]
+            if readers:
+                transaction.on_commit(lambda: password_invitations_send(user_ids=readers))
     return report
 
 

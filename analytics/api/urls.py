@@ -1,3 +1,27 @@
-from django.urls import URLPattern, URLResolver
+"""The API's routes, mounted at /api/ by config.urls: the v1 reads, the exports API (its own
+module), the token page, the schema and its docs. Anything else under /api/ is a JSON 404."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from analytics.api import tokens, views
+from analytics.api.errors import api_not_found
+
+app_name = "api"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("v1/me/", views.MeView.as_view(), name="me"),
+    path("v1/cycles/", views.CyclesView.as_view(), name="cycles"),
+    path("v1/units/", views.UnitsView.as_view(), name="units"),
+    path("v1/cells/", views.CellsView.as_view(), name="cells"),
+    path("v1/flags/", views.FlagsView.as_view(), name="flags"),
+    path("v1/comments/", views.CommentsView.as_view(), name="comments"),
+    path("v1/exports/", include("analytics.exports.api_urls")),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("tokens/new/", tokens.token_create, name="token_create"),
+    path("tokens/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: a path no route above answers (a typo, a missing trailing slash) gets JSON, not HTML.
+    re_path(r"^(?P<rest>.*)$", api_not_found, name="not_found"),
+]

@@ -232,6 +232,25 @@ def cycle_results_write(cycle: Cycle, tree: UnitTree[str], computed: CycleCells)
             }
         ),
     )
+    statistics_refresh((UnitSnapshot, MetricCell, ItemDistribution, CellHistogram))
+
+
+def statistics_refresh(tables: Collection[type[models.Model]]) -> None:
+    """ANALYZE the tables a cycle's results were just written to (PostgreSQL).
+
+    A cycle adds a few per cent to each table, less than autovacuum's 10% before it analyses
+    again, so without this the planner believes the new cycle is empty: at 10,000 teams a
+    heatmap's read of 460 cells walked all 343,000 of the cycle's cells through the index
+    (37 ms instead of 2 ms), and so did every page read of the newest cycle until the next one.
+    Inside the job's transaction ANALYZE counts its own new rows, so the plans are right from
+    the commit on. It samples (300 × default_statistics_target rows), so it costs about the
+    same whatever the table's size.
+    """
+    if not copy_available():
+        return
+    with connection.cursor() as cursor:
+        for model in tables:
+            cursor.cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(model._meta.db_table)))
 
 
 NUMBER_FIELDS = ("value", "ci_low", "ci_high", "total", "total_sq")

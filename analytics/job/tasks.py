@@ -28,6 +28,7 @@ from analytics.job.run import (
     cycles_needing_aggregation,
     fanout_team_groups,
 )
+from analytics.job.signals import results_stored
 from surveys.models import Cycle
 
 AGGREGATION_TASK_OPTIONS: dict[str, Any] = {
@@ -63,6 +64,7 @@ def aggregate_cycle_task(cycle_id: int, then: list[int] | None = None) -> dict[s
     groups = fanout_team_groups(cycle_tree(cycle), min_teams=settings.PULSE_AGGREGATION_FANOUT_TEAMS)
     if groups is None:
         summary = _summary(aggregate_cycle(cycle=cycle))
+        results_stored.send(sender=Cycle, cycle=cycle)
         _continue(then)
         return summary
     # The next cycle starts from the chord's body, once this one's cells are written.
@@ -116,6 +118,7 @@ def merge_and_aggregate_task(
     merged = Partials.merge(Partials.from_json(part["partials"]) for part in parts)
     summary = _summary(aggregate_cycle(cycle=cycle, partials=merged))
     summary["partials_from"] = sorted({part["worker"] for part in parts})
+    results_stored.send(sender=Cycle, cycle=cycle)
     _continue(then)
     return summary
 

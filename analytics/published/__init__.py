@@ -9,6 +9,8 @@ served (R3, R8), and flags only while their cells are published and their histor
 Readers (each page reader in at most three queries; bench/published_reads.py measures them):
 - ``unit_cells``: one unit over a range of cycles;
 - ``children_cells``: one unit's children in one cycle, for a heatmap;
+- ``units_cells``: chosen units in one cycle (a manager's teams);
+- ``unit_report`` (analytics.published.report): everything a unit's report page shows;
 - ``subtree_cells_page``: a subtree across cycles, keyset-paginated, for the API;
 - ``unit_flags`` and ``organisation_flags``;
 - ``response_rates``: the home page's;
@@ -28,6 +30,7 @@ from analytics.published.cells import (
     published_cells,
     subtree_cells_page,
     unit_cells,
+    units_cells,
 )
 from analytics.published.cycles import aggregated_cycles
 from analytics.published.flags import FLAG_INPUTS, organisation_flags, unit_flags
@@ -41,6 +44,7 @@ from analytics.published.records import (
     PublishedFlag,
     ResponseRate,
 )
+from analytics.published.report import UnitReport, unit_report
 from analytics.published.units import (
     ORGANISATION_ID,
     PublishedUnit,
@@ -64,6 +68,7 @@ __all__ = [
     "PublishedFlag",
     "PublishedUnit",
     "ResponseRate",
+    "UnitReport",
     "aggregated_cycles",
     "children_cells",
     "listed_comments",
@@ -76,6 +81,8 @@ __all__ = [
     "unit_distributions",
     "unit_in_cycles",
     "unit_lineage",
+    "unit_report",
     "unit_flags",
+    "units_cells",
     "units_under",
 ]

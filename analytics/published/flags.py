@@ -51,23 +51,25 @@ def _records(cycle: Cycle, flags: QuerySet[Flag]) -> list[PublishedFlag]:
     # Served only while the cycle and the cycles its trend flags look back on are current.
     if not state.history_is_current(cycle.pk):
         return []
-    return [
-        PublishedFlag(
-            cycle=cycle.label,
-            unit_id=str(flag.unit_id),
-            unit_path=flag.unit_path or "",  # type: ignore[attr-defined]
-            kind=flag.kind,
-            metric=flag.metric,
-            test=flag.test,
-            severity=flag.severity,
-            p_value=flag.p_value,
-            numbers=read_only(flag.numbers),
-            method=flag.method,
-            explanation=flag.explanation,
-            actions=tuple(flag.actions),
-        )
-        for flag in _of_published_cells(flags)
-    ]
+    return [flag_record(cycle, flag) for flag in _of_published_cells(flags)]
+
+
+def flag_record(cycle: Cycle, flag: Flag) -> PublishedFlag:
+    """The record of a stored flag read through :func:`_of_published_cells` (which adds its path)."""
+    return PublishedFlag(
+        cycle=cycle.label,
+        unit_id=str(flag.unit_id),
+        unit_path=flag.unit_path or "",  # type: ignore[attr-defined]
+        kind=flag.kind,
+        metric=flag.metric,
+        test=flag.test,
+        severity=flag.severity,
+        p_value=flag.p_value,
+        numbers=read_only(flag.numbers),
+        method=flag.method,
+        explanation=flag.explanation,
+        actions=tuple(flag.actions),
+    )
 
 
 def organisation_flags(*, cycle: Cycle) -> list[PublishedFlag]:

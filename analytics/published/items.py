@@ -45,12 +45,21 @@ def unit_distributions(*, cycle: Cycle, unit_id: uuid.UUID | str) -> list[Publis
     if served is None:
         return []
     rows = ItemDistribution.objects.filter(cycle_id=served.pk, unit_id=unit).order_by("item")
-    out = []
-    for item, low, middle, high in rows.values_list("item", "unfavourable", "neutral", "favourable"):
-        n = low + middle + high
-        if n:
-            out.append(PublishedDistribution(served.label, str(unit), item, n, low / n, middle / n, high / n))
-    return out
+    records = (
+        distribution_record(served, str(unit), *row)
+        for row in rows.values_list("item", "unfavourable", "neutral", "favourable")
+    )
+    return [record for record in records if record is not None]
+
+
+def distribution_record(
+    cycle: Cycle, unit_id: str, item: str, unfavourable: int, neutral: int, favourable: int
+) -> PublishedDistribution | None:
+    """Shares of the three bins (None for an empty row, which the job never writes)."""
+    n = unfavourable + neutral + favourable
+    if not n:
+        return None
+    return PublishedDistribution(cycle.label, unit_id, item, n, unfavourable / n, neutral / n, favourable / n)
 
 
 def listed_comments(*, cycle: Cycle, unit_ids: Collection[uuid.UUID | str]) -> list[PublishedComment]:

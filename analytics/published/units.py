@@ -9,7 +9,7 @@ reads through UnitSnapshot's unique (cycle, unit_id) index or its (cycle, parent
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -46,21 +46,24 @@ class PublishedUnit:
         return self.unit_id == ORGANISATION_ID
 
 
-def _unit(row: tuple[object, ...]) -> PublishedUnit:
+def unit_record(row: tuple[object, ...]) -> PublishedUnit:
+    """A unit from a snapshot row of (unit_id, parent_id, path, level, depth)."""
     unit_id, parent_id, path, level, depth = row
     return PublishedUnit(str(unit_id), str(parent_id) if parent_id else None, str(path), str(level), int(str(depth)))
 
 
 def unit_lineage(*, cycle: Cycle, unit_id: uuid.UUID | str) -> list[PublishedUnit]:
     """The unit and every unit above it up to the organisation, nearest first, as the tree stood
-    in ``cycle``; empty if the unit was not in that cycle's tree. Two queries: the unit, then the
-    units whose path is one of its path's prefixes, and the chain is followed by parent links
-    (a name may itself contain "/", which only adds candidates that the links then drop)."""
+    in ``cycle``; empty if the unit was not in that cycle's tree. Two queries."""
     unit = unit_id_parse(unit_id)
     own = UnitSnapshot.objects.filter(cycle_id=cycle.pk, unit_id=unit).values_list(*_FIELDS).first()
-    if own is None:
-        return []
-    start = _unit(own)
+    return [] if own is None else lineage_of(cycle, unit_record(own))
+
+
+def lineage_of(cycle: Cycle, start: PublishedUnit) -> list[PublishedUnit]:
+    """``start`` and the units above it in ``cycle``, nearest first. One query: the units whose
+    path is one of ``start``'s path's prefixes, then the chain is followed by parent links (a
+    name may itself contain "/", which only adds candidates that the links then drop)."""
     if start.parent_id is None:
         return [start]
     parts = start.path.split("/")
@@ -68,13 +71,10 @@ def unit_lineage(*, cycle: Cycle, unit_id: uuid.UUID | str) -> list[PublishedUni
     rows = UnitSnapshot.objects.filter(cycle_id=cycle.pk).filter(
         Q(unit_id=ORGANISATION_UNIT_ID) | Q(path__in=prefixes, depth__lt=start.depth)
     )
-    return _chain(start.unit_id, [start, *(_unit(row) for row in rows.values_list(*_FIELDS))])
-
-
-def _chain(unit: str, candidates: Iterable[PublishedUnit]) -> list[PublishedUnit]:
-    by_id = {candidate.unit_id: candidate for candidate in candidates}
+    by_id = {start.unit_id: start}
+    by_id.update((unit.unit_id, unit) for unit in map(unit_record, rows.values_list(*_FIELDS)))
     chain: list[PublishedUnit] = []
-    node = by_id.get(unit)
+    node: PublishedUnit | None = start
     while node is not None:
         chain.append(node)
         node = by_id.get(node.parent_id) if node.parent_id else None
@@ -85,7 +85,7 @@ def unit_children(*, cycle: Cycle, unit_id: uuid.UUID | str) -> list[PublishedUn
     """The unit's direct children in ``cycle``'s tree, by path. One query, on (cycle, parent_id)."""
     unit = unit_id_parse(unit_id)
     rows = UnitSnapshot.objects.filter(cycle_id=cycle.pk, parent_id=unit).order_by("path", "unit_id")
-    return [_unit(row) for row in rows.values_list(*_FIELDS)]
+    return [unit_record(row) for row in rows.values_list(*_FIELDS)]
 
 
 def units_under(*, cycle: Cycle, roots: Collection[uuid.UUID | str]) -> list[PublishedUnit]:
@@ -94,7 +94,7 @@ def units_under(*, cycle: Cycle, roots: Collection[uuid.UUID | str]) -> list[Pub
     found: dict[str, PublishedUnit] = {}
     frontier = [unit_id_parse(root) for root in roots]
     rows = UnitSnapshot.objects.filter(cycle_id=cycle.pk, unit_id__in=frontier).values_list(*_FIELDS)
-    level = [_unit(row) for row in rows]
+    level = [unit_record(row) for row in rows]
     while level:
         fresh = [unit for unit in level if unit.unit_id not in found]
         found.update((unit.unit_id, unit) for unit in fresh)
@@ -103,7 +103,7 @@ def units_under(*, cycle: Cycle, roots: Collection[uuid.UUID | str]) -> list[Pub
         below = UnitSnapshot.objects.filter(
             cycle_id=cycle.pk, parent_id__in=[uuid.UUID(unit.unit_id) for unit in fresh]
         ).values_list(*_FIELDS)
-        level = [_unit(row) for row in below]
+        level = [unit_record(row) for row in below]
     return sorted(found.values(), key=lambda unit: (unit.depth, unit.path, unit.unit_id))
 
 
@@ -111,4 +111,4 @@ def unit_in_cycles(*, unit_id: uuid.UUID | str, cycles: Collection[Cycle]) -> di
     """Cycle id -> the unit as it stood in that cycle, for the given cycles it was part of. One query."""
     unit = unit_id_parse(unit_id)
     rows = UnitSnapshot.objects.filter(cycle_id__in=[cycle.pk for cycle in cycles], unit_id=unit)
-    return {cycle_id: _unit(rest) for cycle_id, *rest in rows.values_list("cycle_id", *_FIELDS)}
+    return {cycle_id: unit_record(rest) for cycle_id, *rest in rows.values_list("cycle_id", *_FIELDS)}

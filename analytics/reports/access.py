@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Subquery
+from django.http import HttpRequest
 
-from analytics.published import ORGANISATION_ID, PublishedUnit, unit_lineage
+from analytics.published import PublishedUnit, unit_lineage
 from surveys.models import Cycle, Organisation, Person, Role
 
 
@@ -35,6 +37,7 @@ class Viewer:
     is_operator: bool  # staff or superuser without a roster entry: sent to the admin
     managed_ids: frozenset[str]  # team ids they manage (each with its subtree)
     own_team_id: str | None  # their team, when the organisation lets engineers see its report
+    currency: str = "EUR"  # the organisation's, for cost figures
 
     @property
     def is_manager(self) -> bool:
@@ -60,22 +63,34 @@ NOBODY = Viewer(person=None, is_hr=False, is_operator=False, managed_ids=frozens
 
 
 def viewer_for(user: AbstractBaseUser | AnonymousUser) -> Viewer:
-    """Two queries for a roster member (the person with their managed team ids, the
-    organisation's setting), none for anyone else."""
+    """Two queries for a signed-in user (the person with the organisation's settings, then the
+    team ids they manage), none for anyone else."""
     if not user.is_authenticated:
         return NOBODY
-    person = Person.objects.select_related("team").filter(user_id=user.pk, is_active=True).first()
+    settings = Organisation.objects.order_by("pk")
+    person = (
+        Person.objects.select_related("team")
+        .filter(user_id=user.pk, is_active=True)
+        .annotate(
+            engineers_see=Subquery(settings.values("engineers_see_team_report")[:1]),
+            currency=Subquery(settings.values("currency")[:1]),
+        )
+        .first()
+    )
     if person is None:
         staff = bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
         return Viewer(person=None, is_hr=False, is_operator=staff, managed_ids=frozenset(), own_team_id=None)
     managed = frozenset(str(team_id) for team_id in person.managed_teams.values_list("pk", flat=True))
-    engineers_see = Organisation.current().engineers_see_team_report
+    # A missing organisation row reads as "engineers see their report" (the model's default);
+    # Organisation.current() is where its absence is reported.
+    engineers_see = person.engineers_see is not False  # type: ignore[attr-defined]
     return Viewer(
         person=person,
         is_hr=person.role == Role.HR,
         is_operator=False,
         managed_ids=managed,
         own_team_id=str(person.team_id) if engineers_see else None,
+        currency=person.currency or "EUR",  # type: ignore[attr-defined]
     )
 
 
@@ -103,8 +118,10 @@ def unit_visible(viewer: Viewer, *, cycle: Cycle, unit_id: uuid.UUID | str) -> l
     return None
 
 
-def home_unit_id(viewer: Viewer) -> str | None:
-    """The unit a viewer's start page opens on: HR the organisation, an engineer their team."""
-    if viewer.is_hr:
-        return ORGANISATION_ID
-    return viewer.own_team_id
+def viewer_of(request: HttpRequest) -> Viewer:
+    """:func:`viewer_for` the request's user, once per request (the page and its navigation)."""
+    cached = getattr(request, "_pulse_viewer", None)
+    if cached is None:
+        cached = viewer_for(request.user)
+        request._pulse_viewer = cached  # type: ignore[attr-defined]
+    return cached

@@ -37,6 +37,8 @@ class Cycle(models.Model):
     closes_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True)
     reminder_days_sent = models.JSONField(default=list, blank=True)
+    # When everyone was told the results are ready: once per cycle, however often it is re-aggregated.
+    results_announced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-month"]

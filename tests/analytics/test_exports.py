@@ -1,4 +1,5 @@
-"""`export_aggregates`: one tidy table in CSV, XLSX or Parquet, read through the one door (R6);
+"""`export_aggregates`: the tidy table of cells (and the flags table) in CSV, XLSX or Parquet, read
+through the one door (R6);
 suppressed rows carry nothing but the public reason (R4); k travels with the file (R3); every
 export is audited (R10); bad input is refused with the option and the fix, and nothing is left
 half-written."""
@@ -13,10 +14,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from analytics import exports
+from analytics.exports import writers
 from analytics.job.run import aggregate_cycle
-from analytics.models import MetricCell
-from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT
+from analytics.models import Flag, MetricCell
+from analytics.published import EXPORT_COLUMNS, HIDDEN_TEXT, organisation_flags
 from surveys.models import AuditEvent, Cycle
 from tests.analytics.builders import (
     V1_SCORING,
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.django_db
 COLUMNS = ["cycle", "k", "unit_id", "unit_path", "parent_path", "level", "metric", "n", "value", "ci_low", "ci_high",
            "suppressed", "reason"]  # fmt: skip
 INTERNAL_REASONS = ("below_threshold", "complementary", "gate")
+FLAG_COLUMNS = ["cycle", "k", "unit_id", "unit_path", "kind", "metric", "test", "severity", "p_value", "method",
+                "explanation"]  # fmt: skip
 
 
 @pytest.fixture
@@ -107,6 +110,8 @@ def test_xlsx_carries_k(tmp_path, org, aggregated):
     check_rows([dict(zip(COLUMNS, row, strict=True)) for row in sheet[1:]], org, aggregated, empty=None)
     about = {row[0]: row[1] for row in workbook["about"].values}
     assert about["anonymity threshold k"] == str(K)
+    assert workbook.sheetnames == ["aggregates", "flags", "about"]
+    assert list(next(workbook["flags"].values)) == FLAG_COLUMNS
     assert AuditEvent.objects.get(action="aggregates_exported").detail["format"] == "xlsx"
 
 
@@ -186,11 +191,12 @@ def test_a_missing_folder_names_out(tmp_path, aggregated):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
 def test_a_writer_failing_half_way_leaves_no_partial_file_and_no_audit(tmp_path, aggregated, monkeypatch, fmt):
-    def half_then_fail(rows, path, k_values):
-        path.write_text("cycle,unit_id\n2026-03,", encoding="utf-8")
+    def half_then_fail(*args):
+        handle = next(arg for arg in args if hasattr(arg, "write"))
+        handle.write(b"cycle,unit_id\n2026-03,")
         raise OSError("disk full")
 
-    monkeypatch.setattr(exports, f"_write_{fmt}", half_then_fail)
+    monkeypatch.setattr(writers, f"_write_{fmt}", half_then_fail)
     existing = tmp_path / f"aggregates.{fmt}"
     existing.write_bytes(b"last month's export")
     with pytest.raises(OSError, match="disk full"):
@@ -198,3 +204,69 @@ def test_a_writer_failing_half_way_leaves_no_partial_file_and_no_audit(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == [existing.name]
     assert existing.read_bytes() == b"last month's export"  # the previous file is untouched
     assert not AuditEvent.objects.exists()
+
+
+# --- the flags table -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flagged(org):
+    """March with Alpha answering the safety items unfavourably (flagged "low"), and a "worth
+    watching" result of Alpha's that must stay in Alpha's own report."""
+    submitted = cycle_run(org, standard_answers(org, safety={"Engineering/Alpha": "low"}))
+    aggregate_cycle(cycle=submitted.cycle)
+    Flag.objects.create(cycle=submitted.cycle, unit_id=org.id("Engineering/Alpha"), kind="psych_safety_falling",
+                        metric="psych_safety", test="shift_permutation", severity=Flag.Severity.WATCH, method="",
+                        explanation="")  # fmt: skip
+    return submitted
+
+
+def expected_flags(cycle: Cycle) -> list[tuple[str, str, str, str]]:
+    served = organisation_flags(cycle=cycle)
+    assert served and {flag.severity for flag in served} == {"flag"}
+    return [(flag.cycle, flag.unit_id, flag.kind, flag.test) for flag in served]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_zip_out_holds_the_cells_and_the_bh_flags(tmp_path, org, flagged, fmt):
+    import zipfile
+
+    import pandas as pd
+
+    out = tmp_path / "aggregates.zip"
+    call_command("export_aggregates", "--format", fmt, "--out", str(out), stdout=StringIO())
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == sorted([f"aggregates.{fmt}", f"flags.{fmt}"])
+        read = pd.read_csv if fmt == "csv" else pd.read_parquet
+        with archive.open(f"aggregates.{fmt}") as handle:
+            cells = read(handle)
+        with archive.open(f"flags.{fmt}") as handle:
+            flags = read(handle)
+    assert list(cells.columns) == COLUMNS and len(cells) == MetricCell.objects.filter(cycle=flagged.cycle).count()
+    assert list(flags.columns) == FLAG_COLUMNS
+    assert set(flags["severity"]) == {"flag"} and set(flags["k"]) == {K}  # k in every row (R3)
+    assert "psych_safety_falling" not in set(flags["kind"])  # "worth watching" stays in the unit's report
+    got = list(zip(flags["cycle"], flags["unit_id"], flags["kind"], flags["test"], strict=True))
+    assert got == expected_flags(flagged.cycle)
+    assert ("psych_safety_low", org.id("Engineering/Alpha")) in {(kind, unit) for _, unit, kind, _ in got}
+    assert AuditEvent.objects.filter(action="aggregates_exported").count() == 1
+
+
+def test_a_csv_out_still_holds_the_cells_table_alone(tmp_path, org, flagged):
+    with export(tmp_path, "csv").open(newline="", encoding="utf-8") as handle:
+        assert csv.DictReader(handle).fieldnames == COLUMNS
+
+
+def test_xlsx_flags_sheet_holds_the_bh_flags(tmp_path, org, flagged):
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(export(tmp_path, "xlsx"), read_only=True)
+    header, *rows = [dict(zip(FLAG_COLUMNS, row, strict=True)) for row in workbook["flags"].iter_rows(values_only=True)]
+    assert [(r["cycle"], r["unit_id"], r["kind"], r["test"]) for r in rows] == expected_flags(flagged.cycle)
+    assert {(r["severity"], r["k"]) for r in rows} == {("flag", K)}
+
+
+def test_an_xlsx_export_to_a_zip_name_is_refused(tmp_path, flagged):
+    with pytest.raises(CommandError, match=r"--out: an XLSX export is one workbook.*name it \.xlsx"):
+        call_command("export_aggregates", "--format", "xlsx", "--out", str(tmp_path / "x.zip"), stdout=StringIO())
+    assert list(tmp_path.iterdir()) == []

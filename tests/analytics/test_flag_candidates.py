@@ -4,15 +4,31 @@ on small history frames (no database)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from analytics.flags.history import CycleCell, history_frame
-from analytics.flags.questions import FLAG, WATCH, change_questions, questions_decide
-from analytics.flags.wording import Candidate, capability_trap, change_candidates, level_candidates
+from analytics.flags.questions import FLAG, QUESTIONS_BY_KIND, WATCH, change_questions, questions_decide
+from analytics.flags.wording import (
+    WATCH_OPENING,
+    Candidate,
+    capability_trap,
+    change_candidates,
+    hedged,
+    level_candidates,
+    share_slope,
+)
+from analytics.stats.change import cochran_armitage
 from analytics.stats.estimates import mean_intervals_from_sums, mean_intervals_known_sd
+
+# How sure a sentence is, in the words a manager reads (analytics.flags.wording.certainty_text).
+CLEAR = "A clear change: it passed the false-discovery check (Benjamini\u2013Hochberg) across"
+NOISE = "Could be noise: it did not pass the false-discovery check (Benjamini\u2013Hochberg) across"
+NUMBER = "[\u2212+]?\\d+\\.\\d\\d"
 
 LABEL = "2026-10"
 
@@ -45,6 +61,9 @@ def test_level_checks_fire_only_when_the_whole_interval_is_past_the_line():
     low = next(c for c in found if c.kind == "psych_safety_low")
     assert low.numbers == {"mean": 4.2, "ci": [3.8, 4.9], "n": 8, "line": 5.0}
     assert low.explanation.startswith("In Org / Payments, psychological safety is low: 4.20")
+    # Every level sentence says how sure it is.
+    for c in found:
+        assert c.explanation.endswith(("not a test of change).", "not an estimate.")), c.explanation
     assert all(c.severity == FLAG and c.family is None and 2 <= len(c.actions) <= 3 for c in found)
     # Another cycle's cells are not this cycle's levels.
     assert level_candidates(history, "2026-09", paths) == []
@@ -95,7 +114,11 @@ def test_capability_trap_needs_falling_safety_and_rising_or_high_pressure(pressu
     trap = [c for c in candidates if c.kind == "capability_trap"]
     assert len(trap) == 1
     assert trap[0].severity == FLAG
-    assert reason in trap[0].explanation
+    assert trap[0].explanation.startswith("In Org / Team, psychological safety is falling and " + reason)
+    assert "A clear pattern: the fall in safety" in trap[0].explanation
+    assert ("each passed the false-discovery check" if rising else "whole 95% interval lies above 5.0") in (
+        trap[0].explanation
+    )
     safety_flags = [c.numbers for c in candidates if c.kind == "psych_safety_falling" and c.severity == FLAG]
     assert trap[0].numbers["psych_safety"] in safety_flags
 
@@ -117,7 +140,10 @@ def test_a_capability_trap_whose_pressure_part_is_only_worth_watching_is_only_wo
     capability_trap(candidates, history, "2026-10")
     trap = [c for c in candidates if c.kind == "capability_trap"]
     assert [c.severity for c in trap] == [WATCH]
-    assert "worth watching" in trap[0].explanation and "may be rising" in trap[0].explanation
+    # Hedge first: the sentence opens with the doubt, not with a claim.
+    assert trap[0].explanation.startswith(f"{WATCH_OPENING} in Org / Team, psychological safety is falling and "
+                                          "pressure to use AI may be rising")  # fmt: skip
+    assert "could be noise: it did not pass that check, so this is not a flag." in trap[0].explanation
     assert trap[0].numbers["pressure_rising"] == WATCH
 
     # The same team with pressure not even worth watching and not high: no compound at all.
@@ -150,15 +176,46 @@ def test_change_candidates_say_what_was_tested_and_how_sure_it_is(own, trend_tes
     questions.loc[trend_row, "severity"] = WATCH
     candidates = {(c.kind, c.test): c for c in change_candidates(questions, history, {"team": "Org / Team"})}
     trend = candidates[("psych_safety_falling", trend_test)]
-    assert trend.explanation.startswith("In Org / Team, psychological safety is falling: across the last 6")
-    assert trend.explanation.endswith("worth watching.")
+    # Worth watching: the hedge comes first, then what was measured, then how sure it is.
+    assert trend.explanation.startswith(
+        f"{WATCH_OPENING} in Org / Team, psychological safety may be falling. Over the last 6 published cycles "
+        "(2026-05 to 2026-10) the fitted trend changed it by "
+    )
+    assert not trend.explanation.startswith("In Org / Team, psychological safety is falling")
+    assert trend.explanation.endswith(f"{NOISE} the only group tested, so it is not a flag.")
+    # The fitted change over the window (slope x the 5 months spanned) with its 95% interval,
+    # not the first and the last cycle's values.
+    slope = trend.numbers["ols_slope_per_month" if own else "wls_slope_per_month"]
+    change, (low, high) = trend.numbers["fitted_change"], trend.numbers["fitted_change_ci"]
+    assert trend.numbers["change_months"] == 5
+    assert change == pytest.approx(slope * 5, abs=1e-3)
+    critical = scipy_stats.t.ppf(0.975, 54 - 2) if own else scipy_stats.norm.ppf(0.975)
+    assert (high - low) / 2 == pytest.approx(critical * trend.numbers["stderr"] * 5, abs=2e-3)
+    assert low < change < high < 0
+    quoted = re.search(
+        rf"changed it by ({NUMBER}) points \(95% interval ({NUMBER}) to ({NUMBER})\)\.", trend.explanation
+    )
+    assert quoted, trend.explanation
+    said = [float(v.replace("\u2212", "-")) for v in quoted.groups()]
+    assert said == pytest.approx([change, low, high], abs=0.006)
+    first, last = trend.numbers["means"][0], trend.numbers["means"][-1]
+    assert "\u2192" not in trend.explanation and f"{first:.2f}" not in trend.explanation, trend.explanation
     assert trend.numbers["cycles"] == [f"2026-{m:02d}" for m in range(5, 11)]
+    assert f"{last:.2f}" not in trend.explanation
     assert trend.numbers["respondents"] == 54
     assert trend.numbers["theil_sen_slope_per_cycle"] < 0
     assert "Benjamini\u2013Hochberg at q = 0.10 across this test's results in the 1 unit tested." in trend.method
     assert trend.family == ("psych_safety", "trend")
     shift = candidates[("psych_safety_falling", shift_test)]
     assert shift.severity == FLAG
+    # A flag opens with what it found, quotes the difference with its interval and says it is clear.
+    assert shift.explanation.startswith("In Org / Team, psychological safety is falling: 2026-10 was ")
+    assert re.search(rf"a difference of {NUMBER} points \(95% interval {NUMBER} to {NUMBER}\)\.", shift.explanation)
+    assert shift.explanation.endswith(f"{CLEAR} the only group tested.")
+    low, high = shift.numbers["difference_ci"]
+    assert low < shift.numbers["difference"] < high
+    latest, previous = shift.numbers["latest"], shift.numbers["previous"]
+    assert shift.numbers["difference"] == pytest.approx(latest["value"] - previous["value"], abs=1e-3)
     if own:
         assert "OLS slope of 54 individual scores" in trend.method
         assert "(Welch's t-test" in shift.method  # not refined by a permutation test here
@@ -193,6 +250,27 @@ def test_the_method_says_what_benjamini_hochberg_counted():
     candidates = change_candidates(questions, history, {})
     rising = next(c for c in candidates if c.kind == "pilot_ratio_rising" and c.test == "trend_cochran_armitage")
     assert "across 6 tests (3 units, each tested for a fall and for a rise)." in rising.method
+    assert rising.explanation.endswith(f"{CLEAR} all 6 tests in the 3 groups tested.")
+    # A share's fitted change is in percentage points, from the published shares and n alone:
+    # the least-squares slope whose ratio to its standard error is Cochran-Armitage's z.
+    assert re.search(r"changed it by \+\d+ percentage points \(95% interval [\u2212+]?\d+ to \+\d+\)\.",
+                     rising.explanation), rising.explanation  # fmt: skip
+    cells = [cell for unit, metric, cell in rows if unit == "a"]
+    slope, stderr = share_slope(cells)
+    n = np.array([c.n for c in cells], dtype=float)
+    x = np.arange(6, dtype=float)
+    successes = np.array([c.total for c in cells])
+    z = cochran_armitage(n.sum(), successes.sum(), (n * x).sum(), (n * x * x).sum(), (successes * x).sum(),
+                         alternative="greater").z  # fmt: skip
+    assert slope / stderr == pytest.approx(float(z))
+    assert rising.numbers["fitted_change"] == pytest.approx(slope * 5, abs=1e-3)
+    assert set(rising.numbers) >= {"cycles", "means", "n", "successes", "z", "fitted_change", "fitted_change_ci"}
+
+
+@pytest.mark.parametrize("kind", sorted(QUESTIONS_BY_KIND))
+def test_every_question_has_a_hedged_form(kind):
+    meaning = QUESTIONS_BY_KIND[kind].meaning
+    assert " may be " in hedged(meaning) and " is " not in hedged(meaning), hedged(meaning)
 
 
 def test_empty_history_gives_no_candidates():

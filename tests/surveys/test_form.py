@@ -61,6 +61,57 @@ def test_two_steps_then_submit_stores_one_response(client, token):
     assert client.get(url(token)).status_code == 409  # "already answered"
 
 
+def test_step_two_says_what_it_refers_to_from_step_one(client, token):
+    """ws2 asks how much time "it" cost; "it" is ws1's workslop, a page earlier. The stored item
+    text stays as it is (answers refer to it): the section says what "it" is, with the answer given."""
+    from html import unescape
+
+    from surveys.forms import survey_page_build
+    from surveys.instrument import Instrument, load_definition
+
+    body = unescape(client.post(url(token), {**STEP1, "action": "next"}).content.decode())
+    context = (
+        "These questions are about the work you said you received in step 1 (\u201conce\u201d): work from a colleague "
+        "that you believe was AI-generated and looked finished, but was unhelpful, low quality or missing crucial "
+        "context."
+    )
+    assert f'<p class="context" id="ws2-context">{context}</p>' in body
+    # It comes before the question that says "it", and each of the section's questions is described by it.
+    assert body.index(context) < body.index("About how much of your time did dealing with it cost this month?")
+    assert 'id="ws2-field" aria-describedby="ws2-context"' in body
+    assert (
+        'id="ws3-field" aria-describedby="ws3-context"' not in body
+        and 'aria-describedby="ws2-context"' in (body.split('id="ws3-field"')[1].split(">")[0])
+    )
+    # The instrument's wording and keys are unchanged; only the page adds the line.
+    instrument = Instrument(load_definition(1))
+    assert instrument.item("ws2").text == "About how much of your time did dealing with it cost this month?"
+    page = survey_page_build(instrument=instrument, raw={**STEP1, "ws1": "4"}, step=2, is_manager=False)
+    work = next(section for section in page.sections if section.items[0].key == "ws2")
+    assert "you said you received in step 1 (\u201c4\u201310 times\u201d):" in work.context
+    assert all(not section.context for section in page.sections if section is not work)
+    # No workslop, no step-2 workslop questions and no line about them.
+    page = survey_page_build(instrument=instrument, raw={**STEP1, "ws1": "1"}, step=2, is_manager=False)
+    assert all(not section.context for section in page.sections)
+
+
+def test_every_legend_sits_inside_its_card_and_still_names_its_fieldset(client, token):
+    """CSS-independent part of the wrapped-legend fix: every fieldset has a non-empty legend as its
+    first child (its accessible name), and the stylesheet floats legends inside the card."""
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    for body in (client.get(url(token)).content.decode(),
+                 client.post(url(token), {**STEP1, "action": "next"}).content.decode()):  # fmt: skip
+        fieldsets = re.findall(r"<fieldset[^>]*>\s*(?:\{#.*?#\}\s*)?(<[a-z]+)[^>]*>([^<]*)", body)
+        assert fieldsets and all(tag == "<legend" and text.strip() for tag, text in fieldsets), fieldsets
+    with open(finders.find("css/pulse.css"), encoding="utf-8") as css:
+        stylesheet = css.read()
+    assert re.search(r"legend \{[^}]*float: left;[^}]*width: 100%;", stylesheet)
+    assert "legend + * { clear: both; }" in stylesheet
+
+
 def test_back_keeps_the_answers(client, token):
     back = client.post(url(token), {**FULL_ANSWERS, "action": "back"})
     body = back.content.decode()

@@ -1,4 +1,4 @@
-"""Organisation.current() is a pure read, and no page view of the home page, a survey link or the
+"""Organisation.current() is a pure read, and no page view of the pulse page, a survey link or the
 privacy page writes to the database (a GET must be safe: mail scanners prefetch links)."""
 
 import pytest
@@ -53,7 +53,7 @@ def test_opening_a_cycle_uses_the_installed_organisation():
     assert Organisation.objects.count() == 1
 
 
-def test_get_of_the_home_page_writes_nothing(client):
+def test_get_of_the_pulse_page_writes_nothing(client):
     team_with_people("Core", 6)
     viewer = PersonFactory(email="viewer@example.com", role="hr")
     links = cycle_open(send_mail=False).links
@@ -61,7 +61,7 @@ def test_get_of_the_home_page_writes_nothing(client):
         response_submit(token=link.token, raw_answers=FULL_ANSWERS)
     client.force_login(viewer.user)
     with CaptureQueriesContext(connection) as queries:
-        page = client.get(reverse("home"))
+        page = client.get(reverse("pulse_status"))
     assert page.status_code == 200
     assert writes(queries) == []
 

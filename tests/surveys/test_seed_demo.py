@@ -84,8 +84,35 @@ def test_organisation_has_the_planted_teams_and_no_one_on_a_team_with_sub_teams(
     # Every working team has a manager who manages it (the roster default for a manager).
     for leaf in leaves.exclude(name__in=["Leadership", "People"]):
         assert leaf.managers.filter(team=leaf, role=Role.MANAGER).exists(), leaf.path
-    # The roster went through the real import, which records the roles it set.
-    assert AuditEvent.objects.filter(actor="seed_demo", action="role_set").count() == Person.objects.count()
+    # The roster went through the real import; its per-person role events are summarised once.
+    assert not AuditEvent.objects.filter(actor="seed_demo", action="role_set").exists()
+    imported = AuditEvent.objects.get(actor="seed_demo", action="roster_imported")
+    assert imported.detail["people_created"] == Person.objects.count()
+    assert imported.detail["roles"] == dict(Counter(Person.objects.values_list("role", flat=True)))
+
+
+def test_the_demo_audits_one_event_per_action_each_with_a_subject_and_no_answer(db):
+    from surveys.admin import AuditEventAdmin
+
+    seed()
+    events = list(AuditEvent.objects.filter(actor="seed_demo"))
+    cycles = list(Cycle.objects.order_by("month"))
+    actions = Counter(event.action for event in events)
+    assert actions == {"roster_imported": 1, "demo_logins_set": 1, "cycle_opened": len(cycles),
+                       "cycle_closed": len(cycles) - 1}  # fmt: skip
+    labels = {c.label for c in cycles}
+    assert {e.detail["cycle"] for e in events if e.action == "cycle_opened"} == labels
+    assert {e.detail["cycle"] for e in events if e.action == "cycle_closed"} == labels - {cycles[-1].label}
+    # Every event names its subject, which the admin's list shows: no page of identical rows.
+    subject = AuditEventAdmin(AuditEvent, admin_site=None).subject  # type: ignore[arg-type]
+    subjects = [subject(event) for event in events]
+    assert all(subjects) and len(set(subjects)) == len(events) - (len(cycles) - 1), subjects
+    # Never an answer: no item key and no answer value in any event's detail.
+    items = {key for key in ("ps1", "use1", "ws1", "trust1", "c1", "answers", "comment")}
+    assert not any(items & set(event.detail) for event in events)
+    # Running it again refreshes the logins: one more event, not another page.
+    seed()
+    assert AuditEvent.objects.filter(actor="seed_demo").count() == len(events) + 1
 
 
 def test_one_cycle_per_month_and_only_the_current_one_open(db):

@@ -7,11 +7,18 @@ from analytics.management.cycle_option import cycle_from_option
 
 
 class Command(BaseCommand):
-    help = "Export published aggregates as one tidy table (CSV, XLSX or Parquet). Never raw responses."
+    help = (
+        "Export published aggregates (never raw responses): the tidy table of cells and the table of "
+        "flags that survived Benjamini-Hochberg, each row with its cycle's k. XLSX: one workbook with "
+        "an 'aggregates' and a 'flags' sheet. CSV or Parquet: the cells table alone, or, when --out "
+        "ends in .zip, a ZIP holding aggregates.<format> and flags.<format>."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", required=True, choices=FORMATS)
-        parser.add_argument("--out", required=True, type=Path, help="File to write.")
+        parser.add_argument(
+            "--out", required=True, type=Path, help="File to write; for csv or parquet, a .zip name writes both tables."
+        )
         parser.add_argument("--cycle", help="YYYY-MM; default: every aggregated cycle.")
 
     def handle(self, *args: object, **options: object) -> None:

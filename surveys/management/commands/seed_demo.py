@@ -1,6 +1,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.test.utils import override_settings
 
 from surveys.demo import PLANTED_SIZES, CycleSummary, DemoError, DemoSeedResult, demo_seed
 from surveys.roster import RosterErrors
@@ -21,15 +22,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         started = time.monotonic()
+        # The demo's people have made-up addresses: the mail its roster import and its released
+        # cycles would send (set-password links, "results are ready": hundreds per cycle) is kept
+        # in memory instead of printed. The live survey links are printed below instead.
         try:
-            result = demo_seed(
-                teams=int(str(options["teams"])),
-                months=int(str(options["months"])),
-                seed=int(str(options["seed"])),
-                password=str(options["password"]),
-                reset=bool(options["reset"]),
-                on_cycle=self._cycle_done,
-            )
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+                result = demo_seed(
+                    teams=int(str(options["teams"])),
+                    months=int(str(options["months"])),
+                    seed=int(str(options["seed"])),
+                    password=str(options["password"]),
+                    reset=bool(options["reset"]),
+                    on_cycle=self._cycle_done,
+                )
         except (DemoError, RosterErrors) as error:
             raise CommandError(str(error)) from error
         for warning in result.roster_warnings:

@@ -1,0 +1,234 @@
+"""The report pages. Views parse the request, ask the door (analytics.published) and
+analytics.reports.access, and render; the figures are built in analytics.reports.figures and
+analytics.reports.heatmap."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analytics.core.catalogue import RESPONSES
+from analytics.published import (
+    ORGANISATION_ID,
+    PublishedUnit,
+    UnitReport,
+    aggregated_cycles,
+    listed_comments,
+    organisation_flags,
+    unit_cells,
+    unit_report,
+    units_cells,
+    units_under,
+)
+from analytics.reports import figures, heatmap, themes
+from analytics.reports.access import Viewer, unit_visible, viewer_of
+from surveys.models import Cycle
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(request: HttpRequest) -> str | None:
+    """The ?cycle=YYYY-MM asked for; a malformed one is treated as not found (404)."""
+    month = request.GET.get("cycle") or None
+    if month is not None and not MONTH.match(month):
+        raise Http404("cycle: use YYYY-MM, e.g. 2026-11")
+    return month
+
+
+def _served_cycle(month: str | None) -> Cycle:
+    cycles = aggregated_cycles()
+    if not cycles:
+        raise Http404("no results have been released yet")
+    if month is None:
+        return cycles[-1]
+    for cycle in cycles:
+        if cycle.label == month:
+            return cycle
+    raise Http404("no released results for that cycle")
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role lands on its own page."""
+    viewer = viewer_of(request)
+    match viewer.role:
+        case "hr":
+            return redirect("reports:overview")
+        case "manager":
+            return redirect("reports:my_teams")
+        case "engineer" if viewer.own_team_id is not None:
+            return redirect("reports:unit", unit_id=viewer.own_team_id)
+        case "operator":
+            return render(request, "analytics/reports/operator.html")
+    return redirect("pulse_status")
+
+
+def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID) -> dict[str, object]:
+    month = _month(request)
+    report = unit_report(unit_id=unit_id, month=month)
+    if report is None:
+        raise Http404("no released results for this unit")
+    # The own team needs no second lookup; anything else is checked on the cycle's tree.
+    if not (viewer.is_hr or str(unit_id) == viewer.own_team_id or _lineage_managed(viewer, report.lineage)):
+        if unit_visible(viewer, cycle=report.cycle, unit_id=unit_id) is None:
+            raise Http404("no such unit")
+    currency = viewer.currency
+    context: dict[str, object] = {
+        "report": report,
+        "unit": report.unit,
+        "ancestors": list(reversed(report.lineage[1:])),
+        "responses": figures.response_row(report, currency=currency),
+        "always_hidden": figures.always_hidden(report),
+        "nearest_published": _nearest_published_above(report),
+        "flags": [flag for flag in report.flags if flag.severity == "flag"],
+        "watching": [flag for flag in report.flags if flag.severity == "watch"],
+        "themes": figures.theme_blocks(report, currency=currency),
+        "distributions": report.distributions,
+        "k": report.cycle.k,
+        "is_own_team": str(unit_id) == viewer.own_team_id,
+        "viewer": viewer,
+    }
+    return context
+
+
+def _lineage_managed(viewer: Viewer, lineage: Sequence[PublishedUnit]) -> bool:
+    return any(unit.unit_id in viewer.managed_ids for unit in lineage)
+
+
+def _nearest_published_above(report: UnitReport) -> PublishedUnit | None:
+    """For a unit hidden in every cycle: the nearest unit above it whose respondents are
+    published in the cycle shown (its parent, from the cells beside; else the organisation,
+    which R5 never hides)."""
+    published = {cell.unit_id for cell in report.beside if cell.metric == RESPONSES and not cell.suppressed}
+    for unit in report.lineage[1:]:
+        if unit.unit_id in published:
+            return unit
+    return report.lineage[-1] if len(report.lineage) > 1 else None
+
+
+@login_required
+@require_GET
+def unit(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
+    viewer = viewer_of(request)
+    if not viewer.sees_reports:
+        raise Http404("no such unit")
+    return render(request, "analytics/reports/unit.html", _unit_page_context(request, viewer, unit_id))
+
+
+@login_required
+@require_GET
+def unit_heatmap(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
+    viewer = viewer_of(request)
+    cycle = _served_cycle(_month(request))
+    lineage = unit_visible(viewer, cycle=cycle, unit_id=unit_id)
+    if lineage is None or not (viewer.is_hr or _lineage_managed(viewer, lineage)):
+        raise Http404("no such unit")
+    table = heatmap.heatmap_table(
+        cycle=cycle, unit=lineage[0], sort=request.GET.get("sort", ""), descending=request.GET.get("dir") == "desc"
+    )
+    context = {"cycle": cycle, "cycles": aggregated_cycles(), "unit": lineage[0], "table": table, "k": cycle.k}
+    return render(request, "analytics/reports/heatmap.html", context)
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """HR's start page: the organisation's departments side by side, its trends, and the flags."""
+    viewer = viewer_of(request)
+    if not viewer.is_hr:
+        raise Http404("no such page")
+    cycle = _served_cycle(_month(request))
+    lineage = unit_visible(viewer, cycle=cycle, unit_id=ORGANISATION_ID)
+    if lineage is None:
+        raise Http404("no released results")
+    table = heatmap.heatmap_table(
+        cycle=cycle, unit=lineage[0], sort=request.GET.get("sort", ""), descending=request.GET.get("dir") == "desc"
+    )
+    trends = heatmap.organisation_trends(unit_cells(unit_id=ORGANISATION_ID, metrics=list(themes.TREND_METRICS)))
+    context = {
+        "cycle": cycle,
+        "cycles": aggregated_cycles(),
+        "unit": lineage[0],
+        "table": table,
+        "trends": trends,
+        "flags": organisation_flags(cycle=cycle),
+        "k": cycle.k,
+    }
+    return render(request, "analytics/reports/overview.html", context)
+
+
+@login_required
+@require_GET
+def my_teams(request: HttpRequest) -> HttpResponse:
+    """A manager's start page: every unit they manage, sub-teams included, each with its
+    response rate and flags (flags only: "worth watching" is in each unit's own report)."""
+    viewer = viewer_of(request)
+    if not viewer.is_manager:
+        raise Http404("no such page")
+    cycle = _served_cycle(_month(request))
+    units = units_under(cycle=cycle, roots=sorted(viewer.managed_ids))
+    ids = {unit.unit_id for unit in units}
+    rates = {cell.unit_id: cell for cell in units_cells(cycle=cycle, unit_ids=ids, metrics=[RESPONSES])}
+    flags_by_unit: dict[str, list[object]] = {}
+    for flag in organisation_flags(cycle=cycle):
+        if flag.unit_id in ids:
+            flags_by_unit.setdefault(flag.unit_id, []).append(flag)
+    rows = [
+        {
+            "unit": unit,
+            "rate": rates.get(unit.unit_id),
+            "flags": flags_by_unit.get(unit.unit_id, []),
+            "has_children": any(other.parent_id == unit.unit_id for other in units),
+        }
+        for unit in units
+    ]
+    context = {"cycle": cycle, "cycles": aggregated_cycles(), "rows": rows, "k": cycle.k, "viewer": viewer}
+    return render(request, "analytics/reports/my_teams.html", context)
+
+
+@login_required
+@require_GET
+def comments(request: HttpRequest) -> HttpResponse:
+    """Comments listed at the units the viewer may see (R7: one level each, shuffled at release,
+    no dates): an engineer's own team, a manager's units, HR all."""
+    viewer = viewer_of(request)
+    if not viewer.sees_reports:
+        raise Http404("no such page")
+    cycle = _served_cycle(_month(request))
+    if viewer.is_hr:
+        listed_at = [unit.unit_id for unit in units_under(cycle=cycle, roots=[ORGANISATION_ID])]
+    else:
+        listed_at = [unit.unit_id for unit in units_under(cycle=cycle, roots=sorted(viewer.managed_ids))]
+        if viewer.own_team_id is not None:
+            listed_at.append(viewer.own_team_id)
+    context = {
+        "cycle": cycle,
+        "cycles": aggregated_cycles(),
+        "comments": listed_comments(cycle=cycle, unit_ids=listed_at),
+        "k": cycle.k,
+    }
+    return render(request, "analytics/reports/comments.html", context)
+
+
+@login_required
+@require_GET
+def instrument_health(request: HttpRequest) -> HttpResponse:
+    """Cronbach's alpha per construct per cycle (organisation level), warning below 0.7."""
+    viewer = viewer_of(request)
+    if not viewer.is_hr:
+        raise Http404("no such page")
+    rows = heatmap.alpha_rows(unit_cells(unit_id=ORGANISATION_ID, metrics=list(heatmap.ALPHA_METRICS)))
+    return render(request, "analytics/reports/health.html", {"rows": rows, "constructs": heatmap.ALPHA_LABELS})
+
+
+def report_url(unit_id: str, cycle: str | None = None) -> str:
+    url = reverse("reports:unit", kwargs={"unit_id": unit_id})
+    return f"{url}?cycle={cycle}" if cycle else url

@@ -1,0 +1,55 @@
+"""Sign-in for the people on the roster: Django's password-reset flow, open to roster members.
+
+People imported from the roster get an account with an unusable password (an organisation may
+sign in by SSO instead). Django's reset form skips such accounts, so the form here also accepts
+them when the account belongs to an active roster member: setting a first password is the same
+expiring, single-use link as resetting one (PASSWORD_RESET_TIMEOUT). Managers and HR are sent
+that link when the roster imports them, so they can read their reports without asking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
+
+logger = logging.getLogger(__name__)
+
+
+class RosterPasswordResetForm(PasswordResetForm):
+    """Django's form, also for roster members who have never had a password."""
+
+    def get_users(self, email: str) -> Iterator[Any]:
+        users = get_user_model().objects.filter(email__iexact=email, is_active=True, person__is_active=True)
+        return (user for user in users if user.email.casefold() == email.casefold())
+
+
+def password_invitations_send(*, user_ids: Iterable[int]) -> int:
+    """Send each listed account (an active roster member without a password yet) a link to set
+    one. Returns how many were sent; an address the mail server refuses is logged and skipped."""
+    base = urlsplit(settings.PULSE_BASE_URL)
+    sent = 0
+    users = get_user_model().objects.filter(pk__in=list(user_ids), is_active=True, person__is_active=True)
+    for user in users:
+        if user.has_usable_password():
+            continue
+        form = RosterPasswordResetForm({"email": user.email})
+        if not form.is_valid():
+            continue
+        try:
+            form.save(
+                domain_override=base.netloc,
+                use_https=base.scheme == "https",
+                subject_template_name="registration/set_password_subject.txt",
+                email_template_name="registration/set_password_email.txt",
+            )
+        except OSError:  # an SMTP failure must not undo the roster import that asked for it
+            logger.exception("could not send a set-password e-mail")
+            continue
+        sent += 1
+    return sent
