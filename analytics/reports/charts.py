@@ -4,6 +4,11 @@ Each chart is decorative to a screen reader beyond its one-sentence label (``rol
 ``aria-label``); the page puts the same numbers in a data table beside it, so nothing is only
 in the picture. Colours are never the only carrier of meaning: the interval is a band, the
 value a dot, a reference point a dashed tick named in the text.
+
+The markup is assembled with f-strings (a report draws about thirty charts; building each
+element through format_html cost a third of the page's time) and marked safe once per chart:
+every interpolated value is a float formatted here, a fixed class name, or text passed through
+``escape``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 320
 BAR_HEIGHT = 28
@@ -33,41 +38,29 @@ def _x(value: float, lo: float, hi: float, width: float = WIDTH) -> float:
     return PAD + (min(max(value, lo), hi) - lo) / span * (width - 2 * PAD)
 
 
+def _safe(parts: list[str]) -> SafeString:
+    # Reviewed: see the module docstring; nothing unescaped from outside reaches ``parts``.
+    return mark_safe("".join(parts))  # noqa: S308  # nosec B308 B703
+
+
 def range_bar(
     *, value: float, low: float | None, high: float | None, lo: float, hi: float, reference: float | None, text: str
 ) -> SafeString:
     """The value as a dot on its scale with its 95% interval as a band (and a reference tick)."""
     y = BAR_HEIGHT / 2
     parts = [
-        format_html(
-            '<svg class="range" viewBox="0 0 {} {}" role="img" aria-label="{}" preserveAspectRatio="none" '
-            'focusable="false">',
-            WIDTH,
-            BAR_HEIGHT,
-            text,
-        ),
-        format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>', PAD, y, WIDTH - PAD, y),
+        f'<svg class="range" viewBox="0 0 {WIDTH} {BAR_HEIGHT}" role="img" aria-label="{escape(text)}" '
+        'preserveAspectRatio="none" focusable="false">',
+        f'<line x1="{PAD}" y1="{y}" x2="{WIDTH - PAD}" y2="{y}" class="axis"/>',
     ]
     if low is not None and high is not None:
         x1, x2 = _x(low, lo, hi), _x(high, lo, hi)
-        parts.append(
-            format_html('<rect x="{}" y="{}" width="{}" height="12" class="band"/>', _n(x1), y - 6, _n(max(x2 - x1, 1)))
-        )
+        parts.append(f'<rect x="{x1:.1f}" y="{y - 6}" width="{max(x2 - x1, 1):.1f}" height="12" class="band"/>')
     if reference is not None:
-        xr = _n(_x(reference, lo, hi))
-        parts.append(format_html('<line x1="{}" y1="2" x2="{}" y2="{}" class="reference"/>', xr, xr, BAR_HEIGHT - 2))
-    parts.append(format_html('<circle cx="{}" cy="{}" r="5" class="dot"/>', _n(_x(value, lo, hi)), y))
-    parts.append(SafeString("</svg>"))
-    return _joined(parts)
-
-
-def _n(number: float) -> str:
-    return f"{number:.1f}"
-
-
-def _joined(parts: list[SafeString]) -> SafeString:
-    """Concatenated markup; each part was built by format_html, which escapes every value."""
-    return format_html_join("", "{}", ((part,) for part in parts))
+        xr = _x(reference, lo, hi)
+        parts.append(f'<line x1="{xr:.1f}" y1="2" x2="{xr:.1f}" y2="{BAR_HEIGHT - 2}" class="reference"/>')
+    parts.append(f'<circle cx="{_x(value, lo, hi):.1f}" cy="{y}" r="5" class="dot"/></svg>')
+    return _safe(parts)
 
 
 def trend_chart(
@@ -84,29 +77,20 @@ def trend_chart(
     if hi <= lo:
         hi = lo + 1.0
     count = len(points)
+    step = (WIDTH - 2 * PAD) / max(count - 1, 1)
+    scale = (TREND_HEIGHT - 2 * PAD) / (hi - lo)
 
-    def xy(index: int, value: float) -> tuple[float, float]:
-        x = PAD + index * (WIDTH - 2 * PAD) / max(count - 1, 1)
-        y = TREND_HEIGHT - PAD - (min(max(value, lo), hi) - lo) / (hi - lo) * (TREND_HEIGHT - 2 * PAD)
-        return x, y
+    def xy(index: int, value: float) -> str:
+        return f"{PAD + index * step:.1f},{TREND_HEIGHT - PAD - (min(max(value, lo), hi) - lo) * scale:.1f}"
 
+    bottom = TREND_HEIGHT - PAD
     parts = [
-        format_html(
-            '<svg class="trend" viewBox="0 0 {} {}" role="img" aria-label="{}" focusable="false">',
-            WIDTH,
-            TREND_HEIGHT,
-            text,
-        ),
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="axis"/>',
-            PAD,
-            TREND_HEIGHT - PAD,
-            WIDTH - PAD,
-            TREND_HEIGHT - PAD,
-        ),
-        format_html('<text x="{}" y="{}" class="tick">{}</text>', PAD, PAD + 4, fmt(hi)),
-        format_html('<text x="{}" y="{}" class="tick">{}</text>', PAD, TREND_HEIGHT - PAD - 4, fmt(lo)),
-        format_html('<text x="{}" y="{}" class="tick end">{}</text>', WIDTH - PAD, TREND_HEIGHT - 1, points[-1].label),
+        f'<svg class="trend" viewBox="0 0 {WIDTH} {TREND_HEIGHT}" role="img" aria-label="{escape(text)}" '
+        'focusable="false">',
+        f'<line x1="{PAD}" y1="{bottom}" x2="{WIDTH - PAD}" y2="{bottom}" class="axis"/>',
+        f'<text x="{PAD}" y="{PAD + 4}" class="tick">{escape(fmt(hi))}</text>',
+        f'<text x="{PAD}" y="{bottom - 4}" class="tick">{escape(fmt(lo))}</text>',
+        f'<text x="{WIDTH - PAD}" y="{TREND_HEIGHT - 1}" class="tick end">{escape(points[-1].label)}</text>',
     ]
     # Runs of consecutive published cycles: a band and a line per run, so a gap stays a gap.
     runs: list[list[tuple[int, Point]]] = [[]]
@@ -116,17 +100,12 @@ def trend_chart(
         else:
             runs[-1].append((index, point))
     for run in filter(None, runs):
-        banded = [(i, p) for i, p in run if p.low is not None and p.high is not None]
+        banded = [(i, p.low, p.high) for i, p in run if p.low is not None and p.high is not None]
         if len(banded) >= 2:
-            upper = [xy(i, p.high) for i, p in banded if p.high is not None]
-            lower = [xy(i, p.low) for i, p in reversed(banded) if p.low is not None]
-            polygon = " ".join(f"{x:.1f},{y:.1f}" for x, y in upper + lower)
-            parts.append(format_html('<polygon points="{}" class="band"/>', polygon))
-        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, p.value) for i, p in run if p.value is not None))
-        parts.append(format_html('<polyline points="{}" class="line"/>', line))
-        for i, p in run:
-            if p.value is not None:
-                x, y = xy(i, p.value)
-                parts.append(format_html('<circle cx="{}" cy="{}" r="3" class="dot"/>', _n(x), _n(y)))
-    parts.append(SafeString("</svg>"))
-    return _joined(parts)
+            outline = [xy(i, high) for i, _, high in banded] + [xy(i, low) for i, low, _ in reversed(banded)]
+            parts.append(f'<polygon points="{" ".join(outline)}" class="band"/>')
+        line = [xy(i, p.value) for i, p in run if p.value is not None]
+        parts.append(f'<polyline points="{" ".join(line)}" class="line"/>')
+        parts.extend('<circle cx="{}" cy="{}" r="3" class="dot"/>'.format(*point.split(",")) for point in line)
+    parts.append("</svg>")
+    return _safe(parts)

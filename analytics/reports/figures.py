@@ -137,9 +137,24 @@ def _change(
     return f"{text}: no clear change."
 
 
-def metric_row(metric: str, report: UnitReport, *, flags: list[PublishedFlag], currency: str) -> MetricRow | None:
+def history_by_metric(report: UnitReport) -> dict[str, dict[str, PublishedCell]]:
+    """metric -> cycle -> the unit's cell, indexed once for all of a report's rows."""
+    index: dict[str, dict[str, PublishedCell]] = {}
+    for cell in report.history:
+        index.setdefault(cell.metric, {})[cell.cycle] = cell
+    return index
+
+
+def metric_row(
+    metric: str,
+    report: UnitReport,
+    *,
+    flags: list[PublishedFlag],
+    currency: str,
+    history: dict[str, dict[str, PublishedCell]] | None = None,
+) -> MetricRow | None:
     """None where the cycle has no cell of the metric (not asked, or not part of this unit)."""
-    by_cycle = {cell.cycle: cell for cell in report.history if cell.metric == metric}
+    by_cycle = (history if history is not None else history_by_metric(report)).get(metric, {})
     now = by_cycle.get(report.cycle.label)
     if now is None:
         return None
@@ -213,9 +228,14 @@ def metric_row(metric: str, report: UnitReport, *, flags: list[PublishedFlag], c
 def theme_blocks(report: UnitReport, *, currency: str) -> list[ThemeBlock]:
     flags = list(report.flags)
     texts = item_texts(report.cycle.instrument_version_id) if report.distributions else {}
+    history = history_by_metric(report)
     blocks = []
     for theme in themes.THEMES:
-        rows = [row for metric in theme.metrics if (row := metric_row(metric, report, flags=flags, currency=currency))]
+        rows = [
+            row
+            for metric in theme.metrics
+            if (row := metric_row(metric, report, flags=flags, currency=currency, history=history))
+        ]
         if not rows:
             continue
         note = themes.METR_CAUTION if theme.key == "speed" else ""

@@ -7,6 +7,7 @@ The invitation log knows who was invited and whether they have answered, never w
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -52,8 +53,9 @@ class Cycle(models.Model):
     def __str__(self) -> str:
         return self.label
 
-    @property
+    @cached_property
     def label(self) -> str:
+        # Cached: a report formats it thousands of times; a cycle's month never changes.
         return self.month.strftime("%Y-%m")
 
     @property
