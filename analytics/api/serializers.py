@@ -113,6 +113,28 @@ class CellOutput(serializers.Serializer):  # type: ignore[type-arg]
     alpha_warn = serializers.BooleanField(allow_null=True)
     why_empty = serializers.CharField(allow_null=True)
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The declared fields, read straight off the door's record (already str, int, bool or
+        float): a page of 500 cells spent about 7 ms in DRF's per-field machinery. The output is
+        the same as the fields' own (tests/analytics/api/test_cell_output.py compares them)."""
+        return {
+            name: _finite(getattr(instance, name)) if name in CELL_FLOAT_FIELDS else getattr(instance, name)
+            for name in CELL_FIELDS
+        }
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+CELL_FIELDS = tuple(CellOutput._declared_fields)
+CELL_FLOAT_FIELDS = frozenset(
+    name for name, field in CellOutput._declared_fields.items() if isinstance(field, FiniteFloatField)
+)
+
 
 class CellPageOutput(serializers.Serializer):  # type: ignore[type-arg]
     results = CellOutput(many=True)
