@@ -64,7 +64,10 @@ PLANTED_TRENDS: dict[str, dict[str, float]] = {
 }
 TREND_CYCLES = 6
 
-TEAMS_MIN, TEAMS_MAX = 7, 200  # 7 = three Leadership teams, People, and the three planted teams
+# 8 = three Leadership teams, People, the three planted teams, and one stable Engineering team.
+# With 7, Engineering is only Leadership and Payments, and the seeded demo showed Engineering's
+# flags but none of Payments' own, which the demo exists to show.
+TEAMS_MIN, TEAMS_MAX = 8, 200
 MONTHS_MIN, MONTHS_MAX = 1, 36
 FOUR_DEPARTMENTS_FROM = 12  # below this many leaf teams a fourth department would be nearly empty
 LIVE_LINKS = 4

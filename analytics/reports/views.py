@@ -4,9 +4,10 @@ analytics.reports.heatmap."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,10 +43,32 @@ def _month(request: HttpRequest) -> str | None:
     return month
 
 
+class NoResultsYet(Exception):
+    """No cycle has been released: the start pages say so instead of "not found"."""
+
+
+def _no_results(request: HttpRequest) -> HttpResponse:
+    return render(request, "analytics/reports/no_results.html")
+
+
+def released(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Before the first cycle is released, a page that would show results says so (200) instead
+    of "not found": it tells nobody anything about any unit."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NoResultsYet:
+            return _no_results(request)
+
+    return wrapper
+
+
 def _served_cycle(month: str | None) -> Cycle:
     cycles = aggregated_cycles()
     if not cycles:
-        raise Http404("no results have been released yet")
+        raise NoResultsYet
     if month is None:
         return cycles[-1]
     for cycle in cycles:
@@ -59,6 +82,8 @@ def _served_cycle(month: str | None) -> Cycle:
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands on its own page."""
     viewer = viewer_of(request)
+    if viewer.sees_reports and not aggregated_cycles():
+        return _no_results(request)
     match viewer.role:
         case "hr":
             return redirect("reports:overview")
@@ -75,6 +100,8 @@ def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID)
     month = _month(request)
     report = unit_report(unit_id=unit_id, month=month)
     if report is None:
+        if not aggregated_cycles():
+            raise NoResultsYet
         raise Http404("no released results for this unit")
     # The own team needs no second lookup; anything else is checked on the cycle's tree.
     if not (viewer.is_hr or str(unit_id) == viewer.own_team_id or _lineage_managed(viewer, report.lineage)):
@@ -116,6 +143,7 @@ def _nearest_published_above(report: UnitReport) -> PublishedUnit | None:
 
 @login_required
 @require_GET
+@released
 def unit(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
     viewer = viewer_of(request)
     if not viewer.sees_reports:
@@ -125,6 +153,7 @@ def unit(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
+@released
 def unit_heatmap(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
     viewer = viewer_of(request)
     cycle = _served_cycle(_month(request))
@@ -140,6 +169,7 @@ def unit_heatmap(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
+@released
 def overview(request: HttpRequest) -> HttpResponse:
     """HR's start page: the organisation's departments side by side, its trends, and the flags."""
     viewer = viewer_of(request)
@@ -167,6 +197,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@released
 def my_teams(request: HttpRequest) -> HttpResponse:
     """A manager's start page: every unit they manage, sub-teams included, each with its
     response rate and flags (flags only: "worth watching" is in each unit's own report)."""
@@ -196,6 +227,7 @@ def my_teams(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@released
 def comments(request: HttpRequest) -> HttpResponse:
     """Comments listed at the units the viewer may see (R7: one level each, shuffled at release,
     no dates): an engineer's own team, a manager's units, HR all."""

@@ -162,3 +162,97 @@ def assert_accessible(axe) -> Callable[[object, str], None]:
             pytest.fail(report, pytrace=False)
 
     return check
+
+
+# --- Report pages (tests/e2e/test_reports_browser.py) -------------------------------------------
+
+# ARCHITECTURE's phone width for the report pages: nothing may be wider than this.
+NARROW = {"width": 390, "height": 844}
+DEMO_PASSWORD = "demo-e2e"
+# The smallest demo that still flags Engineering/Payments at team level: at 7 teams (the
+# minimum demo_seed allows) Engineering holds only Leadership and Payments, and Payments' own
+# flags do not appear; at 8 it gains Checkout (engineer@demo.example's team) and they do.
+DEMO_TEAMS = 8
+DEMO_MONTHS = 12
+
+
+@pytest.fixture
+def demo(live_server, settings, tmp_path):
+    """The demo organisation (surveys.demo.demo_seed) in the live server's database: 8 teams,
+    12 monthly cycles closed and aggregated by the real job (queued on commit, run eagerly),
+    and an open cycle. About 6 s on SQLite. Export files go to a temporary MEDIA_ROOT."""
+    import logging
+
+    from surveys.demo import demo_seed
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    celery_logger = logging.getLogger("celery")
+    level = celery_logger.level
+    celery_logger.setLevel(logging.WARNING)  # one INFO line per task, two per cycle: noise here
+    try:
+        return demo_seed(teams=DEMO_TEAMS, months=DEMO_MONTHS, seed=7, password=DEMO_PASSWORD)
+    finally:
+        celery_logger.setLevel(level)
+
+
+@pytest.fixture
+def report_page(browser):
+    """A desktop-sized page for the report tests; `check_page` looks at each page at 390 px too."""
+    context, page = _new_page(browser, viewport=DESKTOP)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(live_server) -> Callable[..., None]:
+    """`sign_in(page, email, password)`: signs in through the login form and waits for the page
+    it lands on."""
+
+    def do(page, email: str, password: str = DEMO_PASSWORD, *, next_path: str = "") -> None:
+        url = f"{live_server.url}/accounts/login/" + (f"?next={next_path}" if next_path else "")
+        page.goto(url)
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        if "/accounts/login/" in page.url:
+            pytest.fail(f"signing in as {email} failed: still on {page.url}", pytrace=False)
+
+    return do
+
+
+# The page's widths, and (to say what to fix) the first elements reaching past the right edge.
+WIDTHS_JS = """() => {
+  const client = document.documentElement.clientWidth;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '');
+  const wide = [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > client + 0.5).slice(0, 5).map(name);
+  return {scroll: document.documentElement.scrollWidth, client, wide};
+}"""
+
+
+@pytest.fixture
+def check_page(assert_accessible) -> Callable[[object, str], None]:
+    """`check_page(page, "label")`: at 390 px wide, the page does not scroll sideways and axe-core
+    finds no serious or critical violation; the viewport is put back afterwards."""
+
+    def check(page, label: str) -> None:
+        viewport = page.viewport_size
+        if viewport != NARROW:
+            page.set_viewport_size(NARROW)
+        try:
+            widths = page.evaluate(WIDTHS_JS)
+            if widths["scroll"] > widths["client"]:
+                pytest.fail(
+                    f"{label} ({page.url}) scrolls sideways at {NARROW['width']} px: scrollWidth {widths['scroll']}"
+                    f" > clientWidth {widths['client']}; wider than the screen: {widths['wide']}",
+                    pytrace=False,
+                )
+            assert_accessible(page, f"{label} at {NARROW['width']} px")
+        finally:
+            if viewport != NARROW:
+                page.set_viewport_size(viewport)
+
+    return check

@@ -14,6 +14,7 @@ from analytics.core.tree import ORGANISATION
 from analytics.published import HIDDEN_TEXT, children_cells, unit_cells
 from analytics.reports import themes
 from surveys.models import Organisation
+from tests.factories import PersonFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +192,20 @@ def test_instrument_health_is_for_hr(client, reported):
     assert "Cronbach" in body and "2026-04" in body
     client.force_login(reported.users["eng_manager"])
     assert client.get(reverse("reports:health")).status_code == 404
+
+
+def test_before_any_release_every_start_page_says_there_are_no_results_yet(client, db):
+    """Not "not found": nothing has been released, which tells nobody anything about a unit."""
+    team = TeamFactory(name="Core")
+    people = {
+        "hr": PersonFactory(email="hr@example.com", role="hr", team=team),
+        "manager": PersonFactory(email="lead@example.com", role="manager", team=team),
+        "engineer": PersonFactory(email="eng@example.com", team=team),
+    }
+    people["manager"].managed_teams.set([team])
+    for person in people.values():
+        client.force_login(person.user)
+        response = client.get(reverse("home"), follow=True)
+        assert response.status_code == 200
+        assert "No results have been released yet" in response.content.decode()
+    assert "No results have been released yet" in client.get(unit_url(team.pk)).content.decode()
