@@ -8,9 +8,12 @@
 
 Starts gunicorn (``--workers``, 2 sync workers by default, persistent database connections as
 the compose file runs it) on loopback against the kept database, signs in an HR viewer and a
-department's manager (added to the roster once, with a team of their own: no cycle changes),
-then sends ``--clients`` concurrent clients (4) through ``--requests`` requests (200) of each
-target, alternating targets round by round so that none gets a warmer cache than another:
+department's manager (added once to the roster of one of the department's teams: they were not
+invited to any cycle, so no result changes),
+then sends ``--clients`` concurrent clients (as many as workers, so each worker is always busy
+and a request's time is the server's; more clients add queueing on top) through
+``--requests`` requests (200) of each target, alternating targets round by round so that none
+gets a warmer cache than another:
 
 - floor: the sign-in page (middleware, a template, no query): what any page costs here;
 - team report: a random team's report (every cycle, flags, distributions) as HR sees it;
@@ -80,7 +83,8 @@ def viewers_ensure() -> tuple[str, str, str, list[str]]:
         str(unit)
         for unit in UnitSnapshot.objects.filter(cycle=latest, level="team").values_list("unit_id", flat=True)[:2000]
     ]
-    bench_team, _ = Team.objects.get_or_create(name="Benchmark viewers", parent=None)
+    # An existing team, so that the organisation's tree (and a later aggregation) stays as built.
+    bench_team = Team.objects.get(pk=teams[0])
     emails = []
     for email, role in (("bench-hr@example.com", Role.HR), ("bench-manager@example.com", Role.MANAGER)):
         user = get_user_model().objects.filter(username=email).first() or get_user_model().objects.create_user(
@@ -184,11 +188,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", metavar="NAME", required=True, help="A database bench/aggregate.py --keep left.")
     parser.add_argument("--requests", type=int, default=200, help="Timed requests per target (default 200).")
-    parser.add_argument("--clients", type=int, default=4, help="Concurrent clients (default 4).")
+    parser.add_argument("--clients", type=int, help="Concurrent clients (default: as many as --workers).")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2).")
     parser.add_argument("--rounds", type=int, default=4, help="Rounds the requests are split into (default 4).")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    args.clients = args.clients or args.workers
     if connection.vendor != "postgresql":
         parser.error("needs PostgreSQL: set DATABASE_URL=postgres://...")
     url = database_point(args.reuse)
