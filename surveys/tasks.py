@@ -8,6 +8,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from config.task_options import idempotent_task_options
 from surveys.closing import cycle_close
 from surveys.services.cycles import (
     CycleError,
@@ -17,18 +18,10 @@ from surveys.services.cycles import (
     reminders_send,
 )
 
-IDEMPOTENT_TASK_OPTIONS = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    # Only errors that may pass on their own are retried: a mail server or database blip.
-    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
-    "retry_backoff": 30,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 5,
-    "soft_time_limit": 15 * 60,
-    "time_limit": 20 * 60,
-}
+# A mail server or database blip may pass on its own.
+IDEMPOTENT_TASK_OPTIONS = idempotent_task_options(
+    retry_for=(SMTPException, ConnectionError, TimeoutError), soft_time_limit=15 * 60, time_limit=20 * 60
+)
 
 
 @shared_task(**IDEMPOTENT_TASK_OPTIONS)

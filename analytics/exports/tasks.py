@@ -11,30 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db.utils import InterfaceError, OperationalError
 
 from analytics.exports.services import export_job_fail, export_job_run, export_jobs_expire
+from config.task_options import CONNECTION_ERRORS, idempotent_task_options
 
-RETRYABLE = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-EXPORT_TASK_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    # Retried only for what may pass on its own: a dropped database, broker or storage connection.
-    "autoretry_for": RETRYABLE,
-    "retry_backoff": 30,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 5,
-    "soft_time_limit": 15 * 60,
-    "time_limit": 20 * 60,
-}
+EXPORT_TASK_OPTIONS = idempotent_task_options(retry_for=CONNECTION_ERRORS, soft_time_limit=15 * 60, time_limit=20 * 60)
 
 
 @shared_task(bind=True, **EXPORT_TASK_OPTIONS)
 def export_task(self: Any, job_id: int) -> dict[str, Any]:
     try:
         job = export_job_run(job_id=job_id)
-    except RETRYABLE:
+    except CONNECTION_ERRORS:
         if self.request.retries >= self.max_retries:
             export_job_fail(job_id=job_id)
         raise  # autoretry_for retries it until then

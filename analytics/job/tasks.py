@@ -15,7 +15,6 @@ from celery import chord, shared_task
 from celery.backends.base import DisabledBackend
 from django.conf import settings
 from django.db import transaction
-from django.db.utils import InterfaceError, OperationalError
 
 from analytics.core.partials import Partials
 from analytics.job.run import (
@@ -29,22 +28,19 @@ from analytics.job.run import (
     fanout_team_groups,
 )
 from analytics.job.signals import results_stored
+from config.task_options import CONNECTION_ERRORS, idempotent_task_options
 from surveys.models import Cycle
 
-AGGREGATION_TASK_OPTIONS: dict[str, Any] = {
-    # Every task here replaces its outputs wholesale, so a redelivery after a lost worker is safe.
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    # Retried only for what may pass on its own: a run of the same cycle holding the lock, or a
-    # dropped database or broker connection. A bug or bad data fails at once, loudly.
-    "autoretry_for": (AggregationBusy, OperationalError, InterfaceError, ConnectionError, TimeoutError),
-    "retry_backoff": 60,
-    "retry_backoff_max": 900,
-    "retry_jitter": True,
-    "max_retries": 6,
-    "soft_time_limit": 25 * 60,
-    "time_limit": 30 * 60,
-}
+# Every task here replaces its outputs wholesale, so a redelivery after a lost worker is safe;
+# besides a dropped connection, a run of the same cycle holding the lock is worth waiting for.
+AGGREGATION_TASK_OPTIONS = idempotent_task_options(
+    retry_for=(AggregationBusy, *CONNECTION_ERRORS),
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
+    retry_backoff=60,
+    retry_backoff_max=900,
+    max_retries=6,
+)
 
 
 def _closed_cycle(cycle_id: int) -> Cycle | None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 from django.db import transaction
-from django.db.utils import InterfaceError, OperationalError
 
 from analytics.reports.announce import results_ready_announce
+from config.task_options import CONNECTION_ERRORS, idempotent_task_options
 from surveys.models import Cycle
 
-ANNOUNCE_TASK_OPTIONS: dict[str, Any] = {
-    # Idempotent (the cycle's announcement is claimed once), so a redelivery is safe.
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (OperationalError, InterfaceError, ConnectionError, TimeoutError),
-    "retry_backoff": 60,
-    "max_retries": 5,
-    "soft_time_limit": 10 * 60,
-    "time_limit": 12 * 60,
-}
+ANNOUNCE_TASK_OPTIONS = idempotent_task_options(
+    retry_for=CONNECTION_ERRORS, soft_time_limit=10 * 60, time_limit=12 * 60, retry_backoff=60
+)
 
 
 @shared_task(**ANNOUNCE_TASK_OPTIONS)

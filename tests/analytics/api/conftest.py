@@ -9,18 +9,14 @@ comment threshold (10) both departments list their own comments and no team does
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
 
-from analytics.job.run import aggregate_cycle
 from surveys.models import Cycle, Person, Role
-from tests.analytics.builders import Org, cycle_run, org_build, standard_answers
+from tests.analytics.builders import Org, march_and_april, org_build
 from tests.factories import PersonFactory
-
-APRIL = dt.date(2026, 4, 1)
 
 
 @dataclass
@@ -36,11 +32,7 @@ class World:
 @pytest.fixture
 def world(db) -> World:
     org = org_build()
-    low = {"Engineering/Alpha": "low"}
-    march = cycle_run(org, standard_answers(org, safety=low)).cycle
-    aggregate_cycle(cycle=march)
-    april = cycle_run(org, standard_answers(org, label="apr", safety=low), month=APRIL).cycle
-    aggregate_cycle(cycle=april)
+    march, april = march_and_april(org)
     return World(org=org, march=march, april=april)
 
 

@@ -4,18 +4,14 @@ an engineer in Product/Design, and an operator (a superuser not on the roster)."
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from analytics.job.run import aggregate_cycle
 from surveys.models import Cycle, Person, Role
-from tests.analytics.builders import Org, cycle_run, org_build, standard_answers
+from tests.analytics.builders import Org, march_and_april, org_build
 from tests.factories import PersonFactory
-
-APRIL = dt.date(2026, 4, 1)
 
 
 @dataclass
@@ -30,11 +26,7 @@ class Reported:
 @pytest.fixture
 def reported(db) -> Reported:
     org = org_build()
-    low = {"Engineering/Alpha": "low"}
-    march = cycle_run(org, standard_answers(org, safety=low)).cycle
-    aggregate_cycle(cycle=march)
-    april = cycle_run(org, standard_answers(org, label="apr", safety=low), month=APRIL).cycle
-    aggregate_cycle(cycle=april)
+    march, april = march_and_april(org)
     # The viewers join after the cycles, so they are not among the respondents.
     hr = PersonFactory(email="hr@example.com", role=Role.HR, team=org.units["Product/Research"])
     eng_manager = PersonFactory(email="eng-lead@example.com", role=Role.MANAGER, team=org.units["Engineering/Beta"])
