@@ -11,6 +11,7 @@ one question of the door, then the snapshots (two), the cells, the flags and the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -22,7 +23,7 @@ from analytics.published.cycles import door_state
 from analytics.published.flags import _of_published_cells, flag_record
 from analytics.published.items import PublishedDistribution, distribution_record
 from analytics.published.records import PublishedCell, PublishedFlag
-from analytics.published.units import PublishedUnit, lineage_of, unit_record
+from analytics.published.units import NOWHERE, PublishedUnit, lineage_of, unit_record
 from surveys.models import Cycle
 
 
@@ -49,9 +50,21 @@ class UnitReport:
         return earlier[-1] if earlier else None
 
 
-def unit_report(*, unit_id: uuid.UUID | str, month: str | None = None) -> UnitReport | None:
+#: Decides, from the unit's lineage in the cycle to be shown (empty for a unit that is not
+#: there), whether the viewer may see it; it may read the database.
+Allowed = Callable[[Cycle, tuple[PublishedUnit, ...]], bool]
+
+
+def unit_report(
+    *, unit_id: uuid.UUID | str, month: str | None = None, allowed: Allowed | None = None
+) -> UnitReport | None:
     """The report of ``unit_id`` for the served cycle ``month`` (YYYY-MM; None: the latest that
-    holds the unit). None if no served cycle holds the unit, or ``month`` is not one of them."""
+    holds the unit). None if no served cycle holds the unit, ``month`` is not one of them, or
+    ``allowed`` says no.
+
+    ``allowed`` is asked after the unit's lineage is read and before any figure is: a unit that
+    does not exist costs the same queries and the same question (with an empty lineage in the
+    latest cycle) as one the viewer may not see, so a 404 says nothing about which it was."""
     unit = unit_id_parse(unit_id)
     state = door_state()
     served = {cycle.pk: cycle for cycle in state.served}
@@ -63,13 +76,19 @@ def unit_report(*, unit_id: uuid.UUID | str, month: str | None = None) -> UnitRe
         )
     )
     holding = sorted((served[row[0]] for row in own), key=lambda cycle: cycle.month)
-    if not holding:
-        return None
-    shown = holding[-1] if month is None else next((c for c in holding if c.label == month), None)
+    shown = (
+        (holding[-1] if month is None else next((c for c in holding if c.label == month), None)) if holding else None
+    )
     if shown is None:
+        latest = state.served[-1]
+        lineage_of(latest, NOWHERE)  # the lineage query a unit that is there would cost
+        if allowed is not None:
+            allowed(latest, ())
         return None
     _, *shown_row = next(row for row in own if row[0] == shown.pk)
     lineage = tuple(lineage_of(shown, unit_record(tuple(shown_row))))
+    if allowed is not None and not allowed(shown, lineage):
+        return None
     beside_ids = [uuid.UUID(u.unit_id) for u in lineage[1:2]] + ([ORGANISATION_UNIT_ID] if len(lineage) > 1 else [])
     cycle_ids = [cycle.pk for cycle in holding]
     rows = MetricCell.objects.filter(

@@ -54,10 +54,19 @@ def unit_record(row: tuple[object, ...]) -> PublishedUnit:
 
 def unit_lineage(*, cycle: Cycle, unit_id: uuid.UUID | str) -> list[PublishedUnit]:
     """The unit and every unit above it up to the organisation, nearest first, as the tree stood
-    in ``cycle``; empty if the unit was not in that cycle's tree. Two queries."""
+    in ``cycle``; empty if the unit was not in that cycle's tree. Two queries, whether or not the
+    unit exists: permission checks call this before answering 404, and a 404 must not take less
+    work for a unit that does not exist than for one the viewer may not see."""
     unit = unit_id_parse(unit_id)
     own = UnitSnapshot.objects.filter(cycle_id=cycle.pk, unit_id=unit).values_list(*_FIELDS).first()
-    return [] if own is None else lineage_of(cycle, unit_record(own))
+    if own is None:
+        lineage_of(cycle, NOWHERE)  # the same second query, for the same work
+        return []
+    return lineage_of(cycle, unit_record(own))
+
+
+#: A stand-in below the organisation for a unit that is not in the tree (see unit_lineage).
+NOWHERE = PublishedUnit("", ORGANISATION_ID, "", "team", 1)
 
 
 def lineage_of(cycle: Cycle, start: PublishedUnit) -> list[PublishedUnit]:

@@ -17,6 +17,7 @@ A unit a viewer may not see is answered with 404, never 403, so its existence is
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -106,16 +107,33 @@ def unit_visible(viewer: Viewer, *, cycle: Cycle, unit_id: uuid.UUID | str) -> l
     """The unit's lineage in ``cycle`` if ``viewer`` may see it, else None (answer 404)."""
     if not viewer.sees_reports:
         return None
+    # The viewer's own lineage is read first, whatever the unit: the work before a 404 must not
+    # depend on whether the unit exists (unit_lineage costs the same either way too).
+    own = frozenset() if viewer.is_hr else own_lineage_ids(viewer, cycle=cycle)
     lineage = unit_lineage(cycle=cycle, unit_id=unit_id)
-    if not lineage:
-        return None
-    if viewer.is_hr or any(unit.unit_id in viewer.managed_ids for unit in lineage):
-        return lineage
-    # Own team or one of its ancestors: the unit is on the own team's lineage exactly when the own
-    # team's lineage contains it.
-    if viewer.own_team_id is not None and lineage[0].unit_id in own_lineage_ids(viewer, cycle=cycle):
+    if lineage and lineage_allowed(viewer, lineage, own_ids=own):
         return lineage
     return None
+
+
+def lineage_allowed(viewer: Viewer, lineage: Sequence[PublishedUnit], *, own_ids: frozenset[str]) -> bool:
+    """Whether the first unit of ``lineage`` (the unit, then the units above it, in one cycle) is
+    the viewer's: HR; a unit they manage or one below it; their own team or a unit above it
+    (``own_ids``: :func:`own_lineage_ids` in the same cycle)."""
+    return (
+        viewer.is_hr
+        or any(unit.unit_id in viewer.managed_ids for unit in lineage)
+        or (bool(lineage) and lineage[0].unit_id in own_ids)
+    )
+
+
+def visible_in_lineage(viewer: Viewer, lineage: Sequence[PublishedUnit], *, own_ids: frozenset[str]) -> set[str]:
+    """The units of ``lineage`` the viewer may see: for each, whether it is allowed as the start
+    of its own lineage (a report shows its parent's and the organisation's figures only to those
+    who may open them)."""
+    return {
+        unit.unit_id for index, unit in enumerate(lineage) if lineage_allowed(viewer, lineage[index:], own_ids=own_ids)
+    }
 
 
 def viewer_of(request: HttpRequest) -> Viewer:

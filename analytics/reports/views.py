@@ -4,6 +4,7 @@ analytics.reports.heatmap."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import uuid
@@ -29,10 +30,17 @@ from analytics.published import (
     units_under,
 )
 from analytics.reports import figures, heatmap, themes
-from analytics.reports.access import Viewer, unit_visible, viewer_of
+from analytics.reports.access import (
+    Viewer,
+    lineage_allowed,
+    own_lineage_ids,
+    unit_visible,
+    viewer_of,
+    visible_in_lineage,
+)
 from surveys.models import Cycle
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")
 
 
 def _month(request: HttpRequest) -> str | None:
@@ -98,23 +106,44 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID) -> dict[str, object]:
     month = _month(request)
-    report = unit_report(unit_id=unit_id, month=month)
+    own_ids: dict[int, frozenset[str]] = {}  # cycle id -> the viewer's own lineage, read at most once
+
+    def own(cycle: Cycle) -> frozenset[str]:
+        if cycle.pk not in own_ids:
+            own_ids[cycle.pk] = own_lineage_ids(viewer, cycle=cycle)
+        return own_ids[cycle.pk]
+
+    def allowed(cycle: Cycle, lineage: tuple[PublishedUnit, ...]) -> bool:
+        # HR and a viewer's own team need no lookup; a unit managed from above neither. Anything
+        # else (a unit that is not there included) reads the viewer's own lineage in the cycle.
+        if viewer.is_hr or (lineage and lineage[0].unit_id == viewer.own_team_id):
+            return True
+        if _lineage_managed(viewer, lineage):
+            return True
+        return lineage_allowed(viewer, lineage, own_ids=own(cycle))
+
+    report = unit_report(unit_id=unit_id, month=month, allowed=allowed)
     if report is None:
         if not aggregated_cycles():
             raise NoResultsYet
-        raise Http404("no released results for this unit")
-    # The own team needs no second lookup; anything else is checked on the cycle's tree.
-    if not (viewer.is_hr or str(unit_id) == viewer.own_team_id or _lineage_managed(viewer, report.lineage)):
-        if unit_visible(viewer, cycle=report.cycle, unit_id=unit_id) is None:
-            raise Http404("no such unit")
+        raise Http404("no such unit")
+    # The parent's and the organisation's figures and links only for those who may open them.
+    if viewer.is_hr:
+        visible = {unit.unit_id for unit in report.lineage}
+    elif report.unit.unit_id == viewer.own_team_id:
+        visible = {unit.unit_id for unit in report.lineage}  # the own team's lineage itself
+    else:
+        visible = _visible_above(viewer, report, own)
+    beside = tuple(cell for cell in report.beside if cell.unit_id in visible)
+    report = dataclasses.replace(report, beside=beside)
     currency = viewer.currency
     context: dict[str, object] = {
         "report": report,
         "unit": report.unit,
-        "ancestors": list(reversed(report.lineage[1:])),
+        "ancestors": [(unit, unit.unit_id in visible) for unit in reversed(report.lineage[1:])],
         "responses": figures.response_row(report, currency=currency),
         "always_hidden": figures.always_hidden(report),
-        "nearest_published": _nearest_published_above(report),
+        "nearest_published": _nearest_published_above(report, visible),
         "flags": [flag for flag in report.flags if flag.severity == "flag"],
         "watching": [flag for flag in report.flags if flag.severity == "watch"],
         "themes": figures.theme_blocks(report, currency=currency),
@@ -126,19 +155,30 @@ def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID)
     return context
 
 
+def _visible_above(viewer: Viewer, report: UnitReport, own: Callable[[Cycle], frozenset[str]]) -> set[str]:
+    """The units of the report's lineage the viewer may open; the own lineage is read only if a
+    unit above is not covered by what they manage."""
+    lineage = report.lineage
+    managed = {unit.unit_id for index, unit in enumerate(lineage) if _lineage_managed(viewer, lineage[index:])}
+    if len(managed) == len(lineage):
+        return managed
+    return managed | visible_in_lineage(viewer, lineage, own_ids=own(report.cycle))
+
+
 def _lineage_managed(viewer: Viewer, lineage: Sequence[PublishedUnit]) -> bool:
     return any(unit.unit_id in viewer.managed_ids for unit in lineage)
 
 
-def _nearest_published_above(report: UnitReport) -> PublishedUnit | None:
-    """For a unit hidden in every cycle: the nearest unit above it whose respondents are
-    published in the cycle shown (its parent, from the cells beside; else the organisation,
-    which R5 never hides)."""
+def _nearest_published_above(report: UnitReport, visible: set[str]) -> PublishedUnit | None:
+    """For a unit hidden in every cycle: the nearest unit above it that the viewer may open whose
+    respondents are published in the cycle shown (from the cells beside), else the organisation
+    (which R5 never hides) if they may open it."""
     published = {cell.unit_id for cell in report.beside if cell.metric == RESPONSES and not cell.suppressed}
-    for unit in report.lineage[1:]:
+    above = [unit for unit in report.lineage[1:] if unit.unit_id in visible]
+    for unit in above:
         if unit.unit_id in published:
             return unit
-    return report.lineage[-1] if len(report.lineage) > 1 else None
+    return above[-1] if above and above[-1].is_organisation else None
 
 
 @login_required

@@ -284,7 +284,9 @@ def test_two_real_workers_on_redis_give_the_numbers_of_one_process(require_postg
     suffix = os.getpid()
     names = [f"agg-a-{suffix}@%h", f"agg-b-{suffix}@%h"]
     workers = [start_worker(name, env, tmp_path / f"worker{i}.log") for i, name in enumerate(names)]
-    client = Celery(broker=redis_url, backend=redis_url)
+    # Not the current app: shared tasks called later in this process (eagerly, by other tests)
+    # would otherwise be sent to this broker, where no worker is left to run them.
+    client = Celery(broker=redis_url, backend=redis_url, set_as_current=False)
     try:
         client.control.purge()
         deadline = time.monotonic() + 60

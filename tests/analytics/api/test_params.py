@@ -50,6 +50,8 @@ def test_several_unknown_parameters_are_all_named(lone_hr):
         ("since=2026-3", "since", "YYYY-MM"),
         ("until=March", "until", "YYYY-MM"),
         ("since=2026-13", "since", "YYYY-MM"),
+        ("since=0000-01", "since", "YYYY-MM"),  # no year 0 in the calendar: a 400, not a 500
+        ("until=0999-12", "until", "YYYY-MM"),
         ("since=2026-05&until=2026-03", "since", "swap them"),
         ("unit=Engineering", "unit", "UUID"),
         ("unit=", "unit", "leave the parameter out"),
@@ -57,6 +59,7 @@ def test_several_unknown_parameters_are_all_named(lone_hr):
         ("metric=psych_safety,,trust", "metric", "single commas"),
         ("cursor=not-a-cursor", "cursor", "start again without it"),
         ("cursor=WyIyMDI2LTEzIiwgbnVsbCwgbnVsbF0", "cursor", "start again without it"),  # ["2026-13", null, null]
+        ("cursor=WyIwMDAwLTAxIixudWxsLG51bGxd", "cursor", "start again without it"),  # ["0000-01", null, null]
         (f"unit={ORGANISATION_ID}&unit={ORGANISATION_ID}", "unit", "give it once"),
     ],
 )
@@ -67,6 +70,7 @@ def test_bad_values_of_cells_name_the_parameter_and_the_fix(lone_hr, query, para
 @pytest.mark.parametrize("endpoint", ["units", "flags", "comments"])
 def test_a_bad_or_unserved_cycle_is_refused(lone_hr, endpoint):
     assert "YYYY-MM" in refused(lone_hr, f"/api/v1/{endpoint}/?cycle=26-04", "cycle")
+    assert "YYYY-MM" in refused(lone_hr, f"/api/v1/{endpoint}/?cycle=0000-01", "cycle")
     assert "/api/v1/cycles/" in refused(lone_hr, f"/api/v1/{endpoint}/?cycle=2025-01", "cycle")
 
 

@@ -209,3 +209,49 @@ def test_before_any_release_every_start_page_says_there_are_no_results_yet(clien
         assert response.status_code == 200
         assert "No results have been released yet" in response.content.decode()
     assert "No results have been released yet" in client.get(unit_url(team.pk)).content.decode()
+
+
+def test_a_report_shows_the_units_above_only_to_those_who_may_open_them(client, reported):
+    """A manager of Alpha alone (sitting on Product/Design, team reports hidden from engineers)
+    sees Alpha's figures but neither Engineering's nor the organisation's beside them, and the
+    breadcrumb names those units without linking to them."""
+    org = reported.org
+    Organisation.objects.update(engineers_see_team_report=False)
+    manager = PersonFactory(email="alpha-lead@example.com", role="manager", team=org.units["Product/Design"])
+    manager.managed_teams.set([org.units["Engineering/Alpha"]])
+    body = page(client, manager.user, unit_url(org.id("Engineering/Alpha"))).content.decode()
+    assert "Engineering: " not in body and "Our organisation: " not in body
+    assert unit_url(org.id("Engineering")) not in body
+    assert client.get(unit_url(org.id("Engineering"))).status_code == 404
+
+
+def test_a_404_costs_the_same_whether_the_unit_exists_or_not(client, reported, django_assert_num_queries):
+    """An engineer asking for a unit they may not see, and for one that does not exist, gets the
+    same page after the same queries: a 404 confirms nothing (not even by its cost)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(reported.users["alpha_engineer"])
+    counts = []
+    for unit in (reported.org.id("Product/Design"), "00000000-0000-0000-0000-00000000abcd"):
+        for cycle in (None, reported.march.label):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(unit_url(unit, cycle))
+            assert response.status_code == 404
+            counts.append(len(queries))
+    assert len(set(counts)) == 1, counts
+
+
+def test_an_api_404_costs_the_same_whether_the_unit_exists_or_not(client, reported):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(reported.users["alpha_engineer"])
+    counts = []
+    for unit in (reported.org.id("Product/Design"), "00000000-0000-0000-0000-00000000abcd"):
+        for endpoint in ("cells", "flags", "comments"):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(f"/api/v1/{endpoint}/?unit={unit}")
+            assert response.status_code == 404
+            counts.append((endpoint, len(queries)))
+    assert counts[:3] == counts[3:], counts
