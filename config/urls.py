@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("analytics.reports.urls")),
     path("exports/", include("analytics.exports.urls")),
+    path("programme/", include("surveys.programme.urls")),
     path("api/", include("analytics.api.urls")),
     path(
         "accounts/password_reset/",

@@ -1,0 +1,5 @@
+"""Programme pages: settings (HR only)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
