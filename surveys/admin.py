@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from surveys.audit import audit_subject
 from surveys.models import AuditEvent, Cycle, InstrumentVersion, Organisation, Person, Team
 from surveys.services.cycles import invitations_follow_roster
 from surveys.services.thresholds import cycle_k_raise, cycle_k_raise_problem
@@ -19,10 +20,6 @@ from surveys.services.thresholds import cycle_k_raise, cycle_k_raise_problem
 admin.site.site_header = "PilotPulse setup"
 admin.site.site_title = "PilotPulse setup"
 admin.site.index_title = "Programme setup: teams, people, cycles and settings"
-
-
-# Where an event's detail names its subject, first match wins (services write email or cycle).
-SUBJECT_KEYS = ("subject", "email", "cycle", "team", "format")
 
 
 def _actor(request: HttpRequest) -> str:
@@ -155,11 +152,7 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     @admin.display(description="subject")
     def subject(self, obj: AuditEvent) -> str:
         """What the event was about, from its detail: a row that says only "role_set" tells nothing."""
-        detail = obj.detail if isinstance(obj.detail, dict) else {}
-        for key in SUBJECT_KEYS:
-            if detail.get(key):
-                return str(detail[key])
-        return ""
+        return audit_subject(obj.detail)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

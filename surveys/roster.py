@@ -8,7 +8,9 @@ person (their answers in the open cycle then count for the new team).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import uuid
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -16,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from surveys.models import AuditEvent, Person, Role, Team
+from surveys.models import AuditEvent, Organisation, Person, Role, Team
 from surveys.services.accounts import password_invitations_send
+from surveys.services.cycles import invitations_follow_roster
 
 COLUMNS = ["email", "name", "team", "role", "manages"]
 REQUIRED_COLUMNS = COLUMNS[:4]
@@ -35,6 +38,18 @@ class RosterRow:
     manages: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PersonChange:
+    """One person in a roster report, for a preview: ``before``/``after`` are team paths (a
+    mover), roles (a role change) or the managed team paths joined by "; "; a joiner or a
+    leaver has their team in ``after``/``before``."""
+
+    email: str
+    name: str
+    before: str = ""
+    after: str = ""
+
+
 @dataclass
 class RosterReport:
     people_created: int = 0
@@ -45,6 +60,20 @@ class RosterReport:
     teams_created: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     changed_people: list[Person] = field(default_factory=list)
+    # Who, for the browser's preview (the counts above stay the command's summary).
+    joiners: list[PersonChange] = field(default_factory=list)
+    movers: list[PersonChange] = field(default_factory=list)
+    leavers: list[PersonChange] = field(default_factory=list)
+    role_changes: list[PersonChange] = field(default_factory=list)
+    manages_changes: list[PersonChange] = field(default_factory=list)
+    reactivated: list[PersonChange] = field(default_factory=list)
+    renamed: list[PersonChange] = field(default_factory=list)
+    # Active people not in the file: deactivated with ``deactivate_missing``, else left alone.
+    missing_active: list[PersonChange] = field(default_factory=list)
+
+
+class RosterStale(Exception):
+    """The roster changed between a preview and its apply; nothing was written."""
 
 
 class RosterErrors(Exception):
@@ -175,13 +204,20 @@ def roster_import(
     report = RosterReport()
     with transaction.atomic():
         teams = _teams_ensure(rows, report)
+        paths = {team.pk: path for path, team in teams.items()}
         people = {person.email: person for person in Person.objects.select_related("team", "user")}
+        listed = {row.email for row in rows}
+        report.missing_active = [
+            PersonChange(email, person.name, before=paths.get(person.team_id, ""))
+            for email, person in sorted(people.items())
+            if email not in listed and person.is_active
+        ]
         for row in rows:
-            _person_apply(row, teams, people.get(row.email), report, actor)
+            _person_apply(row, teams, people.get(row.email), report, actor, paths)
         if deactivate_missing:
-            listed = {row.email for row in rows}
             for email, person in people.items():
                 if email not in listed and person.is_active:
+                    report.leavers.append(PersonChange(email, person.name, before=paths.get(person.team_id, "")))
                     person.is_active = False
                     person.save(update_fields=["is_active"])
                     if person.user is not None:
@@ -217,7 +253,12 @@ def _teams_ensure(rows: list[RosterRow], report: RosterReport) -> dict[str, Team
 
 
 def _person_apply(
-    row: RosterRow, teams: dict[str, Team], person: Person | None, report: RosterReport, actor: str
+    row: RosterRow,
+    teams: dict[str, Team],
+    person: Person | None,
+    report: RosterReport,
+    actor: str,
+    paths: dict[uuid.UUID, str],
 ) -> None:
     team = teams[row.team]
     managed = [teams[path] for path in row.manages]
@@ -232,21 +273,30 @@ def _person_apply(
         person.managed_teams.set(managed)
         report.people_created += 1
         report.changed_people.append(person)
+        report.joiners.append(PersonChange(row.email, row.name, after=f"{row.team} ({row.role})"))
         AuditEvent.objects.create(actor=actor, action="role_set", detail={"email": row.email, "role": row.role})
         return
     changed = False
     if person.team_id != team.pk:
         report.people_moved += 1
+        report.movers.append(PersonChange(row.email, row.name, paths.get(person.team_id, ""), row.team))
         changed = True
     if person.role != row.role:
+        report.role_changes.append(PersonChange(row.email, row.name, person.role, row.role))
         AuditEvent.objects.create(
             actor=actor, action="role_changed", detail={"email": row.email, "from": person.role, "to": row.role}
         )
         changed = True
-    if person.name != row.name or not person.is_active:
+    if person.name != row.name:
+        report.renamed.append(PersonChange(row.email, row.name, person.name, row.name))
+        changed = True
+    if not person.is_active:
+        report.reactivated.append(PersonChange(row.email, row.name, after=row.team))
         changed = True
     current_managed = set(person.managed_teams.values_list("pk", flat=True))
     if current_managed != managed_ids:
+        before = "; ".join(sorted(paths.get(pk, "") for pk in current_managed))
+        report.manages_changes.append(PersonChange(row.email, row.name, before, "; ".join(sorted(row.manages))))
         AuditEvent.objects.create(
             actor=actor, action="managed_teams_changed", detail={"email": row.email, "manages": sorted(row.manages)}
         )
@@ -277,3 +327,61 @@ def _direct_member_warnings() -> list[str]:
                 f"(e.g. {team.path}/Leadership)."
             )
     return warnings
+
+
+def roster_fingerprint() -> str:
+    """A digest of the roster as an import sees it (every person's e-mail, name, team path, role,
+    active flag and managed teams, and every team path): equal digests mean an import of the
+    same rows does the same thing. The browser's preview stores it, and applying refuses when
+    it has changed since (someone imported or edited the roster meanwhile)."""
+    paths = {team.pk: path for path, team in _existing_team_paths().items()}
+    managed: dict[object, list[str]] = {}
+    for person_id, team_id in Person.managed_teams.through.objects.values_list("person_id", "team_id"):
+        managed.setdefault(person_id, []).append(paths.get(team_id, ""))
+    digest = hashlib.sha256()
+    for path in sorted(paths.values()):
+        digest.update(f"team\x1f{path}\x1e".encode())
+    people = Person.objects.values_list("pk", "email", "name", "team_id", "role", "is_active").order_by("email")
+    for pk, email, name, team_id, role, is_active in people:
+        fields = [email, name, paths.get(team_id, ""), role, str(is_active), ";".join(sorted(managed.get(pk, [])))]
+        digest.update(("person\x1f" + "\x1f".join(fields) + "\x1e").encode())
+    return digest.hexdigest()
+
+
+def roster_apply(*, rows: list[RosterRow], deactivate_missing: bool, fingerprint: str, actor: str) -> RosterReport:
+    """Applies a previewed import, all or nothing, as ``import_roster`` does (and then, like it,
+    brings the open cycle's invitations in step: joiners are invited, leavers' links stop).
+
+    Refuses with RosterStale when the roster's fingerprint is no longer the preview's, so what
+    was previewed is what happens. The organisation row is locked for the check and the import,
+    so two applies of previews of the same roster cannot both pass the check (PostgreSQL;
+    SQLite serialises writers anyway). Audited as one ``roster_imported`` event besides the
+    per-person events the import writes."""
+    with transaction.atomic():
+        list(Organisation.objects.select_for_update().all())
+        if roster_fingerprint() != fingerprint:
+            raise RosterStale(
+                "the roster has changed since this preview (someone imported or edited it meanwhile); "
+                "nothing was changed. Upload the file again to see what it would do now."
+            )
+        report = roster_import(rows=rows, deactivate_missing=deactivate_missing, actor=actor)
+        AuditEvent.objects.create(
+            actor=actor,
+            action="roster_imported",
+            detail={
+                "subject": f"roster upload: {len(rows)} rows",
+                "rows": len(rows),
+                "created": report.people_created,
+                "updated": report.people_updated,
+                "moved": report.people_moved,
+                "role_changes": len(report.role_changes),
+                "unchanged": report.people_unchanged,
+                "deactivated": report.people_deactivated,
+                "deactivate_missing": deactivate_missing,
+                "teams_created": len(report.teams_created),
+                "warnings": len(report.warnings),
+            },
+        )
+    if report.changed_people:
+        invitations_follow_roster(people=report.changed_people)
+    return report

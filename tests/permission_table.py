@@ -367,6 +367,69 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route("password_reset_complete", "accounts/reset/done/", (Case("done", row(200)),)),
+    # --- HR's programme (surveys/programme/) -----------------------------------------------------
+    Route("programme:home", "programme/", (Case("the programme", page(HR)),)),
+    Route(
+        "programme:roster",
+        "programme/roster/",
+        (
+            Case("upload form", page(HR)),
+            # No file: the form again with "Choose the roster CSV file to upload.", 400; nothing stored.
+            Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post"),
+            # A preview id that is no stored preview: "There is no preview…", 400.
+            Case("unknown preview", row(404, anonymous=LOGIN, hr=400), method="post", data={"preview": "nope"}),
+        ),
+    ),
+    Route(
+        "programme:roster_apply",
+        "programme/roster/apply/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405)),  # POST only; the HR check runs first
+            Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post"),
+            Case("unknown preview", row(404, anonymous=LOGIN, hr=400), method="post", data={"preview": "nope"}),
+        ),
+    ),
+    Route(
+        "programme:audit",
+        "programme/audit/",
+        (
+            Case("every event", page(HR)),
+            Case("filtered", page(HR), query={"kind": "role_set", "date_from": "2026-01-01"}),
+            # A filter that cannot be read: the form and what to fix, 400, no results.
+            Case("bad date", row(404, anonymous=LOGIN, hr=400), query={"date_from": "01/04/2026"}),
+        ),
+    ),
+    Route(
+        "programme:audit_csv",
+        "programme/audit/export.csv",
+        (
+            Case("CSV of the filtered events (itself audited)", page(HR), query={"kind": "role_set"}),
+            Case("unknown kind", row(404, anonymous=LOGIN, hr=400), query={"kind": "no_such_kind"}),
+        ),
+    ),
+    Route(
+        "programme:settings",
+        "programme/settings/",
+        (
+            Case("the settings", page(HR)),
+            # HR: a bad value is the form again, 400, with its errors; nothing saved.
+            Case("bad value", row(404, anonymous=LOGIN, hr=400), method="post", data={"anonymity_threshold": "2"}),
+        ),
+    ),
+    Route(
+        "programme:cycle_thresholds",
+        "programme/settings/cycles/<str:month>/",
+        (
+            Case("a closed cycle", page(HR), kwargs={"month": "2026-04"}),
+            Case("the open cycle", page(HR), kwargs={"month": "2026-05"}),
+            Case("no such cycle", page(()), kwargs={"month": "2031-01"}),  # 404 for HR too
+            # Step one of a raise: HR gets the confirmation page (nothing is saved yet).
+            Case(
+                "raise, step one", page(HR), method="post", kwargs={"month": "2026-05"}, data={"field": "k", "k": "9"}
+            ),
+            Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post", kwargs={"month": "2026-05"}),
+        ),
+    ),
     # --- the admin: staff only ------------------------------------------------------------------
     # Only its index and one model's changelist are listed; every other admin/ route is left out
     # (see ADMIN_LISTED in tests/test_permission_matrix.py): they are Django's own, generated per

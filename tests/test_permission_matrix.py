@@ -252,7 +252,9 @@ def test_permission(db, world: World, route: Route, case: Case, role: str):
     expected = case.expect[role]
     shown = f"{case.method.upper()} {path}{'?' + urlencode(query) if query else ''} as {role}"
     if isinstance(expected, Redirect):
-        assert (response.status_code, response.get("Location")) == (302, _location(expected, path, refs)), shown
+        # The login page's ?next= is the whole path asked for, its query included.
+        asked = f"{path}?{urlencode(query)}" if query else path
+        assert (response.status_code, response.get("Location")) == (302, _location(expected, asked, refs)), shown
     else:
         assert response.status_code == expected, shown
         if route.json and expected in (401, 404):

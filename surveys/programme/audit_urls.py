@@ -1,5 +1,10 @@
 """Programme pages: audit (HR only)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from surveys.programme import audit_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", audit_views.audit_log, name="audit"),
+    path("export.csv", audit_views.audit_csv, name="audit_csv"),
+]

@@ -1,5 +1,10 @@
 """Programme pages: roster (HR only)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from surveys.programme import roster_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", roster_views.roster, name="roster"),
+    path("apply/", roster_views.roster_apply_view, name="roster_apply"),
+]

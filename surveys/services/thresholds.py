@@ -1,11 +1,12 @@
-"""Raising a cycle's anonymity threshold k (ANONYMITY R3, R10)."""
+"""Raising a cycle's anonymity threshold k and its comment threshold (ANONYMITY R3, R7, R10)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 
-from surveys.models import AuditEvent, Cycle
+from surveys.models import AuditEvent, Cycle, Organisation
 from surveys.models.organisation import K_MAX, K_MIN
 from surveys.signals import cycle_k_raised
 
@@ -57,5 +58,71 @@ def cycle_k_raise(*, cycle: Cycle, k: int, actor: str) -> Cycle:
         # the nightly catch-up finds the cycle anyway (its stored decisions name another k).
         transaction.on_commit(
             lambda: cycle_k_raised.send(sender=Cycle, cycle=locked, previous=previous, actor=actor), robust=True
+        )
+    return locked
+
+
+def _comment_threshold_bounds() -> tuple[int, int]:
+    """The organisation's allowed comment thresholds (its field's validators), so a cycle's raise
+    and the organisation's setting never disagree on the range."""
+    low, high = K_MIN, 50
+    for validator in Organisation._meta.get_field("comment_threshold").validators:
+        if isinstance(validator, MinValueValidator):
+            low = int(validator.limit_value)  # type: ignore[call-overload]
+        elif isinstance(validator, MaxValueValidator):
+            high = int(validator.limit_value)  # type: ignore[call-overload]
+    return low, high
+
+
+COMMENT_THRESHOLD_MIN, COMMENT_THRESHOLD_MAX = _comment_threshold_bounds()
+
+
+def cycle_comment_threshold_raise_problem(*, current: int, comment_threshold: object) -> str | None:
+    """Why ``comment_threshold`` cannot replace a cycle's ``current`` one, as a message with the
+    fix; None if it can. The comment threshold's counterpart of ``cycle_k_raise_problem``."""
+    low, high = COMMENT_THRESHOLD_MIN, COMMENT_THRESHOLD_MAX
+    if isinstance(comment_threshold, bool) or not isinstance(comment_threshold, int):
+        return f"The comment threshold must be a whole number from {low} to {high}; got {comment_threshold!r}."
+    if not low <= comment_threshold <= high:
+        return (
+            f"The comment threshold must be between {low} and {high}; enter a value from {max(current, low)} to {high}."
+        )
+    if comment_threshold < current:
+        # ANONYMITY R3 (and R7): like k, a cycle's comment threshold may be raised, never lowered.
+        return f"The comment threshold can only be raised once a cycle has opened; enter {current} or more."
+    return None
+
+
+def cycle_comment_threshold_raise(*, cycle: Cycle, comment_threshold: int, actor: str) -> Cycle:
+    """Raises the cycle's comment threshold to ``comment_threshold`` and returns the cycle as saved.
+
+    The same rules as ``cycle_k_raise``: frozen when the cycle opens, afterwards only raised,
+    within the organisation's allowed range; checked against the locked, stored value; audited
+    (R10) with the actor; raising to the current value changes nothing and records nothing.
+
+    A closed cycle's comments were released under the old threshold: they stay listed where they
+    are until the cycle is aggregated again (there is no signal for this raise yet).
+
+    Raises ValidationError on ``comment_threshold`` (the message names the value to enter) and
+    saves nothing.
+    """
+    if not actor.strip():
+        raise ValueError(
+            "cycle_comment_threshold_raise needs an actor (a user's e-mail or the command's name) for the audit (R10)."
+        )
+    with transaction.atomic():
+        locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        previous = locked.comment_threshold
+        problem = cycle_comment_threshold_raise_problem(current=previous, comment_threshold=comment_threshold)
+        if problem is not None:
+            raise ValidationError({"comment_threshold": problem})
+        if comment_threshold == previous:
+            return locked
+        locked.comment_threshold = comment_threshold
+        locked.save(update_fields=["comment_threshold"])
+        AuditEvent.objects.create(
+            actor=actor,
+            action="cycle_comment_threshold_raised",
+            detail={"cycle": locked.label, "from": previous, "to": comment_threshold},
         )
     return locked
