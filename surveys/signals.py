@@ -13,3 +13,8 @@ cycle_closed = Signal()
 #: The cycle may be open (nothing to redo: the close aggregates under the new k) or closed
 #: (ANONYMITY R3: its disclosure must be decided again).
 cycle_k_raised = Signal()
+
+#: Sent by ``surveys.services.thresholds.cycle_comment_threshold_raise`` once a raise of a cycle's
+#: comment threshold has committed, with ``cycle``, ``previous`` and ``actor``. A closed cycle's
+#: comments were listed under the old threshold (R7): they must be withheld and listed again.
+cycle_comment_threshold_raised = Signal()

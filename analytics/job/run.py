@@ -29,7 +29,7 @@ from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
 from analytics.job.comments import comments_release
 from analytics.job.storage import answers_frame, cycle_results_write
-from analytics.models import AggregationStage, UnitSnapshot
+from analytics.models import AggregationStage, ReleasedComment, UnitSnapshot
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,16 @@ def cycles_needing_aggregation() -> list[Cycle]:
         if len(ks) < len(STAGES) or any(k != cycle.k for k in ks):
             return closed[position:]
     return []
+
+
+def comments_withhold(*, cycle: Cycle) -> int:
+    """Take a cycle's released comments down and mark its comments stage undone, in one
+    transaction (its comment threshold was raised: R7 must be decided again); the catch-up run
+    (:func:`cycles_needing_aggregation`) lists them again. Returns how many were withdrawn."""
+    with transaction.atomic():
+        withdrawn, _ = ReleasedComment.objects.filter(cycle=cycle).delete()
+        AggregationStage.objects.filter(cycle=cycle, stage=STAGE_COMMENTS).delete()
+    return withdrawn
 
 
 def fanout_team_groups(tree: UnitTree[str], *, min_teams: int) -> list[list[str]] | None:

@@ -22,6 +22,7 @@ from analytics.job.run import (
     AggregationSummary,
     CycleStillOpen,
     aggregate_cycle,
+    comments_withhold,
     cycle_partials,
     cycle_tree,
     cycles_needing_aggregation,
@@ -155,4 +156,16 @@ def reaggregation_on_k_raised(sender: object, *, cycle: Cycle, **kwargs: object)
     """
     if cycle.is_open:
         return
+    aggregate_nightly_task.delay()
+
+
+def rerelease_on_comment_threshold_raised(sender: object, *, cycle: Cycle, **kwargs: object) -> None:
+    """Receiver of surveys.signals.cycle_comment_threshold_raised (sent after the raise commits).
+
+    A closed cycle's comments were listed under the old threshold, perhaps at a unit now too small
+    for them (R7): they are taken down at once and listed again by the catch-up run, which finds
+    the cycle's comments stage undone. An open cycle has released nothing yet."""
+    if cycle.is_open:
+        return
+    comments_withhold(cycle=cycle)
     aggregate_nightly_task.delay()

@@ -169,8 +169,7 @@ def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
             else:
                 messages.warning(
                     request,
-                    f"Comments of {cycle.label} already released stay listed where they are until the cycle "
-                    "is aggregated again (python manage.py aggregate --cycle "
-                    f"{cycle.label}).",
+                    f"The comments of {cycle.label} are taken down until they have been listed again at "
+                    f"the new threshold of {after}; that has been queued.",
                 )
     return redirect(reverse("programme:cycle_thresholds", kwargs={"month": cycle.label}))

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from surveys.models import AuditEvent, Cycle, Organisation
 from surveys.models.organisation import K_MAX, K_MIN
-from surveys.signals import cycle_k_raised
+from surveys.signals import cycle_comment_threshold_raised, cycle_k_raised
 
 
 def cycle_k_raise_problem(*, current: int, k: object) -> str | None:
@@ -100,8 +100,9 @@ def cycle_comment_threshold_raise(*, cycle: Cycle, comment_threshold: int, actor
     within the organisation's allowed range; checked against the locked, stored value; audited
     (R10) with the actor; raising to the current value changes nothing and records nothing.
 
-    A closed cycle's comments were released under the old threshold: they stay listed where they
-    are until the cycle is aggregated again (there is no signal for this raise yet).
+    A closed cycle's comments were released under the old threshold: once the raise commits,
+    ``cycle_comment_threshold_raised`` is sent, and the analytics app withholds them at once and
+    lists them again under the new threshold.
 
     Raises ValidationError on ``comment_threshold`` (the message names the value to enter) and
     saves nothing.
@@ -124,5 +125,9 @@ def cycle_comment_threshold_raise(*, cycle: Cycle, comment_threshold: int, actor
             actor=actor,
             action="cycle_comment_threshold_raised",
             detail={"cycle": locked.label, "from": previous, "to": comment_threshold},
+        )
+        transaction.on_commit(
+            lambda: cycle_comment_threshold_raised.send(sender=Cycle, cycle=locked, previous=previous, actor=actor),
+            robust=True,
         )
     return locked

@@ -380,7 +380,7 @@ def test_a_closed_cycles_comment_threshold_raise_says_released_comments_stay(hr_
     data = {"field": "comment_threshold", "comment_threshold": "12", "step": "confirm", "confirm": "on"}
     response = hr_client.post(cycle_url(closed), data, follow=True)
     assert Cycle.objects.get(pk=closed.pk).comment_threshold == 12
-    assert "already released stay listed where they are" in response.content.decode()
+    assert "are taken down until they have been listed again" in response.content.decode()
 
 
 @pytest.mark.parametrize(
