@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
+from django.dispatch import Signal
 
 from surveys.models import AuditEvent, Cycle, Organisation
 from surveys.models.organisation import K_MAX, K_MIN
@@ -37,27 +40,51 @@ def cycle_k_raise(*, cycle: Cycle, k: int, actor: str) -> Cycle:
 
     Raises ValidationError on ``k`` (the message names the value to enter) and saves nothing.
     """
+    return _cycle_threshold_raise(
+        cycle=cycle,
+        field="k",
+        value=k,
+        actor=actor,
+        problem=lambda current: cycle_k_raise_problem(current=current, k=k),
+        action="cycle_k_raised",
+        signal=cycle_k_raised,
+    )
+
+
+def _cycle_threshold_raise(
+    *,
+    cycle: Cycle,
+    field: str,
+    value: int,
+    actor: str,
+    problem: Callable[[int], str | None],
+    action: str,
+    signal: Signal,
+) -> Cycle:
+    """Raises one of a cycle's frozen thresholds (k, the comment threshold) by the rules both
+    follow: an actor for the audit; the stored value, locked, is what is checked; the same value
+    again changes and records nothing; the signal is sent once the raise has committed."""
     if not actor.strip():
-        raise ValueError("cycle_k_raise needs an actor (a user's e-mail or the command's name) for the audit (R10).")
+        raise ValueError(f"raising {field} needs an actor (a user's e-mail or the command's name) for the audit (R10).")
     with transaction.atomic():
-        # Locked, and checked against the stored k rather than the caller's copy: two admins
-        # raising at once must not let the second write a k below the first one's.
+        # Locked, and checked against the stored value rather than the caller's copy: two people
+        # raising at once must not let the second write a value below the first one's.
         locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
-        previous = locked.k
-        problem = cycle_k_raise_problem(current=previous, k=k)
-        if problem is not None:
-            raise ValidationError({"k": problem})
-        if k == previous:
+        previous = getattr(locked, field)
+        found = problem(previous)
+        if found is not None:
+            raise ValidationError({field: found})
+        if value == previous:
             return locked
-        locked.k = k
-        locked.save(update_fields=["k"])
+        setattr(locked, field, value)
+        locked.save(update_fields=[field])
         AuditEvent.objects.create(
-            actor=actor, action="cycle_k_raised", detail={"cycle": locked.label, "from": previous, "to": k}
+            actor=actor, action=action, detail={"cycle": locked.label, "from": previous, "to": value}
         )
         # robust: the raise has committed; a receiver that fails (a broker down) is logged, and
-        # the nightly catch-up finds the cycle anyway (its stored decisions name another k).
+        # the nightly catch-up finds the cycle anyway.
         transaction.on_commit(
-            lambda: cycle_k_raised.send(sender=Cycle, cycle=locked, previous=previous, actor=actor), robust=True
+            lambda: signal.send(sender=Cycle, cycle=locked, previous=previous, actor=actor), robust=True
         )
     return locked
 
@@ -107,27 +134,14 @@ def cycle_comment_threshold_raise(*, cycle: Cycle, comment_threshold: int, actor
     Raises ValidationError on ``comment_threshold`` (the message names the value to enter) and
     saves nothing.
     """
-    if not actor.strip():
-        raise ValueError(
-            "cycle_comment_threshold_raise needs an actor (a user's e-mail or the command's name) for the audit (R10)."
-        )
-    with transaction.atomic():
-        locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
-        previous = locked.comment_threshold
-        problem = cycle_comment_threshold_raise_problem(current=previous, comment_threshold=comment_threshold)
-        if problem is not None:
-            raise ValidationError({"comment_threshold": problem})
-        if comment_threshold == previous:
-            return locked
-        locked.comment_threshold = comment_threshold
-        locked.save(update_fields=["comment_threshold"])
-        AuditEvent.objects.create(
-            actor=actor,
-            action="cycle_comment_threshold_raised",
-            detail={"cycle": locked.label, "from": previous, "to": comment_threshold},
-        )
-        transaction.on_commit(
-            lambda: cycle_comment_threshold_raised.send(sender=Cycle, cycle=locked, previous=previous, actor=actor),
-            robust=True,
-        )
-    return locked
+    return _cycle_threshold_raise(
+        cycle=cycle,
+        field="comment_threshold",
+        value=comment_threshold,
+        actor=actor,
+        problem=lambda current: cycle_comment_threshold_raise_problem(
+            current=current, comment_threshold=comment_threshold
+        ),
+        action="cycle_comment_threshold_raised",
+        signal=cycle_comment_threshold_raised,
+    )
