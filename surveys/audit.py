@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 # Where an event's detail names its subject, first match wins (services write email or cycle).
-SUBJECT_KEYS = ("subject", "email", "cycle", "team", "format")
+SUBJECT_KEYS = ("subject", "email", "cycle", "team", "field", "format")
 
 
 def audit_subject(detail: Any) -> str:

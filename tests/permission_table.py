@@ -430,6 +430,56 @@ ROUTES: tuple[Route, ...] = (
             Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post", kwargs={"month": "2026-05"}),
         ),
     ),
+    Route(
+        "programme:cycles",
+        "programme/cycles/",
+        (
+            Case("the cycle calendar", page(HR)),
+            Case("post", row(404, anonymous=LOGIN, hr=405), method="post"),  # GET only; the HR check runs first
+        ),
+    ),
+    Route(
+        "programme:cycle_open",
+        "programme/cycles/open/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405)),  # POST only; the HR check runs first
+            # HR: the box not ticked: the page again with "Tick the box…", 400; nothing opened or mailed.
+            Case("post without the confirm box", row(404, anonymous=LOGIN, hr=400), method="post"),
+        ),
+    ),
+    Route(
+        "programme:cycle_remind",
+        "programme/cycles/remind/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405)),
+            # HR: the box not ticked: 400; no reminder sent, no link voided.
+            Case("post without the confirm box", row(404, anonymous=LOGIN, hr=400), method="post"),
+        ),
+    ),
+    Route(
+        "programme:cycle_close",
+        "programme/cycles/close/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405)),
+            # HR: the box not ticked: 400; the open May 2026 cycle stays open.
+            Case("post without the confirm box", row(404, anonymous=LOGIN, hr=400), method="post"),
+        ),
+    ),
+    Route(
+        "programme:cycle_closing_date",
+        "programme/cycles/closing-date/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405)),
+            # HR: a valid date but the box not ticked: 400; the closing date is unchanged.
+            Case(
+                "new date without the confirm box",
+                row(404, anonymous=LOGIN, hr=400),
+                method="post",
+                data={"closing-closes_on": "2099-01-31"},
+            ),
+            Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post"),
+        ),
+    ),
     # --- the admin: staff only ------------------------------------------------------------------
     # Only its index and one model's changelist are listed; every other admin/ route is left out
     # (see ADMIN_LISTED in tests/test_permission_matrix.py): they are Django's own, generated per

@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("roster/", include("surveys.programme.roster_urls")),
     path("audit/", include("surveys.programme.audit_urls")),
     path("settings/", include("surveys.programme.settings_urls")),
+    path("cycles/", include("surveys.programme.cycles_urls")),
 ]
