@@ -8,14 +8,12 @@ import datetime as dt
 import pytest
 from django.core import mail
 from django.test import Client
-from django.urls import NoReverseMatch, URLPattern, URLResolver, include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics.job import tasks as job_tasks
-from config import urls as site_urls
 from surveys.closing import cycle_close
 from surveys.models import AuditEvent, Cycle
-from surveys.programme import urls as programme_urls
 from surveys.services.cycles import cycle_open, month_start
 from tests.factories import PersonFactory
 from tests.surveys.helpers import team_with_people
@@ -23,30 +21,6 @@ from tests.surveys.helpers import team_with_people
 pytestmark = pytest.mark.django_db
 HR_EMAIL = "hr@example.com"
 URL = "/programme/cycles/"
-
-
-def _with_cycles() -> list[URLPattern | URLResolver]:
-    """The site's URLs with the cycles page mounted under programme/, for as long as
-    surveys/programme/urls.py does not include it itself."""
-    programme = [*programme_urls.urlpatterns, path("cycles/", include("surveys.programme.cycles_urls"))]
-    site: list[URLPattern | URLResolver] = []
-    for pattern in site_urls.urlpatterns:
-        if isinstance(pattern, URLResolver) and pattern.app_name == "programme":
-            site.append(path("programme/", include((programme, "programme"))))
-        else:
-            site.append(pattern)
-    return site
-
-
-urlpatterns = _with_cycles()
-
-
-@pytest.fixture(autouse=True)
-def _cycles_mounted(settings):
-    try:
-        reverse("programme:cycles")
-    except NoReverseMatch:
-        settings.ROOT_URLCONF = __name__
 
 
 @pytest.fixture
