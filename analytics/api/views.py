@@ -34,8 +34,8 @@ from analytics.api.serializers import (
     UnitsOutput,
 )
 from analytics.published import aggregated_cycles, listed_comments, organisation_flags, unit_flags
-from analytics.reports.access import viewer_for
-from surveys.models import Organisation
+from analytics.reports.access import Viewer, viewer_for
+from surveys.models import Cycle, Organisation
 
 
 def _email(user: AbstractBaseUser | AnonymousUser) -> str:
@@ -99,6 +99,21 @@ class CellsView(APIView):
         return Response(CellPageOutput({"results": found.cells, "next": cells.next_url(request, found)}).data)
 
 
+def _cycle_and_unit(request: Request) -> tuple[Viewer, Cycle | None, str | None]:
+    """The viewer, the ``cycle`` asked for (default the latest served; None if none is) and the
+    ``unit`` asked for, already checked visible in that cycle (404 otherwise, and when no cycle
+    is served, since no pulse could hold it)."""
+    query = query_read(request, ("cycle", "unit"))
+    unit = unit_parse("unit", query["unit"]) if "unit" in query else None
+    cycle = cycle_pick("cycle", query.get("cycle"), aggregated_cycles())
+    viewer = viewer_for(request.user)
+    if unit is not None:
+        if cycle is None:
+            raise NotFound(UNIT_NOT_FOUND)
+        unit_visible_or_404(viewer, cycle=cycle, unit_id=unit)
+    return viewer, cycle, unit
+
+
 class FlagsView(APIView):
     """With ``unit``: that unit's flags and "worth watching" results. Without: flags only (never
     "watch", which stays in a unit's own report) at every unit the viewer may see."""
@@ -109,16 +124,10 @@ class FlagsView(APIView):
         responses={200: FlagsOutput, **errors(400, 401, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = query_read(request, ("cycle", "unit"))
-        unit = unit_parse("unit", query["unit"]) if "unit" in query else None
-        cycle = cycle_pick("cycle", query.get("cycle"), aggregated_cycles())
-        viewer = viewer_for(request.user)
+        viewer, cycle, unit = _cycle_and_unit(request)
         if cycle is None:
-            if unit is not None:  # no pulse in which the unit could be found
-                raise NotFound(UNIT_NOT_FOUND)
             return Response(FlagsOutput({"cycle": None, "results": []}).data)
         if unit is not None:
-            unit_visible_or_404(viewer, cycle=cycle, unit_id=unit)
             flags = unit_flags(cycle=cycle, unit_id=unit)
         else:
             shown = None if viewer.is_hr else {u.unit_id for u in visible_units(viewer, cycle=cycle)}
@@ -140,16 +149,10 @@ class CommentsView(APIView):
         responses={200: CommentsOutput, **errors(400, 401, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = query_read(request, ("cycle", "unit"))
-        unit = unit_parse("unit", query["unit"]) if "unit" in query else None
-        cycle = cycle_pick("cycle", query.get("cycle"), aggregated_cycles())
-        viewer = viewer_for(request.user)
+        viewer, cycle, unit = _cycle_and_unit(request)
         if cycle is None:
-            if unit is not None:
-                raise NotFound(UNIT_NOT_FOUND)
             return Response(CommentsOutput({"cycle": None, "results": []}).data)
         if unit is not None:
-            unit_visible_or_404(viewer, cycle=cycle, unit_id=unit)
             units = [unit]
         else:
             units = [u.unit_id for u in visible_units(viewer, cycle=cycle)]

@@ -5,8 +5,9 @@ the fix."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -186,8 +187,12 @@ class _CycleRaiseForm(forms.Form):
     ``confirming``: the second step. There the current value itself is accepted (a repeated or
     replayed confirmation changes nothing and says so: idempotent); a lower one never is."""
 
-    field_name = ""
-    field_label = ""
+    # Each kind of raise names its field, its largest value and the service's rule for it.
+    field_name: ClassVar[str] = ""
+    field_label: ClassVar[str] = ""
+    maximum: ClassVar[int] = 0
+    # The service's rule, given the new value: why it cannot be, or None (each kind defines it).
+    problem: Callable[[int], str | None]
 
     confirm = forms.BooleanField(
         label="I understand that this cannot be undone: the value can never be lowered again.",
@@ -199,13 +204,6 @@ class _CycleRaiseForm(forms.Form):
         self.cycle = cycle
         self.confirming = confirming
         self.current: int = getattr(cycle, self.field_name)
-
-    def problem(self, value: int) -> str | None:
-        raise NotImplementedError
-
-    @property
-    def maximum(self) -> int:
-        raise NotImplementedError
 
     def _clean_value(self) -> int:
         value: int = self.cleaned_data[self.field_name]
@@ -249,9 +247,7 @@ class CycleKRaiseForm(_CycleRaiseForm):
         },
     )
 
-    @property
-    def maximum(self) -> int:
-        return K_MAX
+    maximum = K_MAX
 
     def problem(self, value: int) -> str | None:
         return cycle_k_raise_problem(current=self.current, k=value)
@@ -272,9 +268,7 @@ class CycleCommentThresholdRaiseForm(_CycleRaiseForm):
         },
     )
 
-    @property
-    def maximum(self) -> int:
-        return COMMENT_THRESHOLD_MAX
+    maximum = COMMENT_THRESHOLD_MAX
 
     def problem(self, value: int) -> str | None:
         return cycle_comment_threshold_raise_problem(current=self.current, comment_threshold=value)
