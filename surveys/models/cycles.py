@@ -40,6 +40,10 @@ class Cycle(models.Model):
     reminder_days_sent = models.JSONField(default=list, blank=True)
     # When everyone was told the results are ready: once per cycle, however often it is re-aggregated.
     results_announced_at = models.DateTimeField(null=True, blank=True)
+    # Comment review (ANONYMITY R7): set at close to the day comments are released unless HR
+    # releases them sooner; the door lists a cycle's comments only once they are released.
+    comments_release_on = models.DateField(null=True, blank=True)
+    comments_released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-month"]
@@ -73,6 +77,10 @@ class Invitation(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="invitations")
     # The team the answers will count for; kept in step with the roster while the cycle is open.
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    # The team the invitation counts for in live participation until close: the team when it was
+    # issued, never moved. A mover's pending invitation follows them (``team``) but their
+    # participation stays with the old team, so the move cannot show whether they had answered.
+    counted_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     # SHA-256 of the current one-time token; a reminder or "resend my link" replaces it.
     token_hash = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

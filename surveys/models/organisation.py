@@ -33,6 +33,11 @@ class Organisation(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(7)],
         help_text="Agency and optimism means at or above this make a Pilot. Frozen per cycle.",
     )
+    comment_review_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MaxValueValidator(30)],
+        help_text="Days after close during which HR may redact comments before they are released (0\u201330).",
+    )
     hourly_cost = models.DecimalField(
         max_digits=8, decimal_places=2, default=75, help_text="Cost of an hour, for the workslop cost estimate."
     )

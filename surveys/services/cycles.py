@@ -111,7 +111,13 @@ def invitations_create_missing(*, cycle: Cycle) -> int:
     newcomers = Person.objects.filter(is_active=True).exclude(pk__in=invited)
     rows = [
         # Until its mail goes out the invitation holds the hash of a token nobody was given.
-        Invitation(cycle=cycle, person=person, team_id=person.team_id, token_hash=token_digest(survey_token_new()))
+        Invitation(
+            cycle=cycle,
+            person=person,
+            team_id=person.team_id,
+            counted_team_id=person.team_id,
+            token_hash=token_digest(survey_token_new()),
+        )
         for person in newcomers
     ]
     Invitation.objects.bulk_create(rows)

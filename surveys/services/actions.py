@@ -1,0 +1,259 @@
+"""The action loop's writes: record, edit, close and delete a manager's action (one service for
+the pages and the API, so both check the same things and give the same messages).
+
+Who may act is decided here too, against the current roster: a manager may act on the units they
+manage and every unit below them; HR reads every action but records none (managers own the
+loop); nobody else writes. Every change is audited (R10) with the unit's path, never a figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.core.catalogue import METRICS_BY_NAME, RESPONSES
+from analytics.flags.playbook import PLAYBOOK
+from surveys.models import Action, AuditEvent, Cycle, Person, Role, Team
+from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
+
+# An action is checked back on one to six months after the results that prompted it: sooner
+# is noise, later is forgotten.
+CHECK_BACK_MONTHS_MIN, CHECK_BACK_MONTHS_MAX = 1, 6
+ACTION_METRICS = frozenset({*METRICS_BY_NAME, RESPONSES})
+PLAYBOOK_TITLES = frozenset(title for titles in PLAYBOOK.values() for title in titles)
+
+
+def month_add(month: dt.date, months: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def units_below(team_ids: Iterable[object]) -> set[str]:
+    """The given teams and every team below them in the current roster's tree, as strings."""
+    children: dict[str, list[str]] = {}
+    for team_id, parent_id in Team.objects.values_list("pk", "parent_id"):
+        if parent_id is not None:
+            children.setdefault(str(parent_id), []).append(str(team_id))
+    found: set[str] = set()
+    stack = [str(team_id) for team_id in team_ids]
+    while stack:
+        unit = stack.pop()
+        if unit not in found:
+            found.add(unit)
+            stack.extend(children.get(unit, ()))
+    return found
+
+
+def manageable_unit_ids(person: Person | None) -> set[str]:
+    """Units ``person`` may record actions on: those they manage and every unit below them."""
+    if person is None or not person.is_active or person.role != Role.MANAGER:
+        return set()
+    return units_below(person.managed_teams.values_list("pk", flat=True))
+
+
+def action_manageable(person: Person | None, action: Action) -> bool:
+    return str(action.unit_id) in manageable_unit_ids(person)
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """What a manager submits; every field optional on edit."""
+
+    metric: str | None = None
+    flag_kind: str | None = None
+    title: str | None = None
+    owner_id: object | None = None
+    check_back_month: dt.date | None = None
+
+
+def _check_fields(
+    data: ActionInput, *, unit: Team, started_cycle: Cycle, creating: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if creating or data.metric is not None:
+        if data.metric not in ACTION_METRICS:
+            errors["metric"] = f"Unknown metric {data.metric!r}: choose one of the report's metrics."
+        else:
+            values["metric"] = data.metric
+    if data.flag_kind is not None:
+        values["flag_kind"] = data.flag_kind.strip()[:48]
+    if creating or data.title is not None:
+        title = " ".join((data.title or "").split())
+        if not title:
+            errors["title"] = "Say what you will try: pick a suggestion or write your own (a sentence is enough)."
+        elif len(title) > ACTION_TITLE_MAX:
+            errors["title"] = f"Keep the title to {ACTION_TITLE_MAX} characters (it has {len(title)})."
+        else:
+            values["title"] = title
+            values["from_playbook"] = title in PLAYBOOK_TITLES
+    if creating or data.owner_id is not None:
+        owner = _owner(data.owner_id, unit=unit)
+        if owner is None:
+            errors["owner"] = "Choose an owner from the unit's people or its managers."
+        else:
+            values["owner"] = owner
+    if creating or data.check_back_month is not None:
+        month = data.check_back_month
+        first = month_add(started_cycle.month, CHECK_BACK_MONTHS_MIN)
+        last = month_add(started_cycle.month, CHECK_BACK_MONTHS_MAX)
+        if month is None:
+            errors["check_back_month"] = f"Choose the month to check back, from {first:%Y-%m} to {last:%Y-%m}."
+        else:
+            month = month.replace(day=1)
+            if not first <= month <= last:
+                errors["check_back_month"] = (
+                    f"Check back between {first:%Y-%m} and {last:%Y-%m}: one to six months after the "
+                    f"{started_cycle.label} results that prompted the action."
+                )
+            else:
+                values["check_back_month"] = month
+    return values, errors
+
+
+def _owner(owner_id: object, *, unit: Team) -> Person | None:
+    # Person ids are integers; anything else (a mistyped API field) is simply no such person.
+    try:
+        pk = int(str(owner_id))
+    except ValueError:
+        return None
+    try:
+        candidate = Person.objects.filter(pk=pk, is_active=True).first()
+    except (TypeError, ValueError, ValidationError):
+        return None
+    if candidate is None:
+        return None
+    return candidate if candidate in action_owner_choices(unit) else None
+
+
+def action_owner_choices(unit: Team) -> list[Person]:
+    """Who may own an action on ``unit``: its people (with everyone below it) and the managers of
+    it or of a unit above it."""
+    below = units_below([unit.pk])
+    lineage: list[Any] = []
+    node: Team | None = unit
+    while node is not None:
+        lineage.append(node.pk)
+        node = node.parent
+    people = Person.objects.filter(is_active=True, team_id__in=below)
+    managers = Person.objects.filter(is_active=True, role=Role.MANAGER, managed_teams__in=lineage)
+    return list((people | managers).distinct().order_by("name", "email"))
+
+
+def _require_manager(person: Person | None, unit: Team) -> None:
+    if str(unit.pk) not in manageable_unit_ids(person):
+        raise PermissionError("only a manager of this unit (or of a unit above it) may change its actions")
+
+
+def action_create(*, actor: Person | None, unit: Team, started_cycle: Cycle, data: ActionInput) -> Action:
+    """Records an action on ``unit`` following ``started_cycle``'s published results.
+
+    Raises PermissionError when ``actor`` does not manage the unit, ValidationError (a message per
+    field, naming the fix) when a field is wrong; nothing is saved then.
+    """
+    _require_manager(actor, unit)
+    values, errors = _check_fields(data, unit=unit, started_cycle=started_cycle, creating=True)
+    if started_cycle.is_open:
+        errors["cycle"] = f"The {started_cycle.label} cycle is still open: record an action on published results."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        action = Action.objects.create(unit=unit, started_cycle=started_cycle, created_by=actor, **values)
+        _audit(actor, "action_created", action)
+    return action
+
+
+def action_update(*, actor: Person | None, action: Action, data: ActionInput) -> Action:
+    """Edits an open action's title, owner or check-back month (a closed one is history)."""
+    _require_manager(actor, action.unit)
+    if not action.is_open:
+        raise ValidationError({"status": "This action is closed; record a new one to try something else."})
+    values, errors = _check_fields(data, unit=action.unit, started_cycle=action.started_cycle, creating=False)
+    if errors:
+        raise ValidationError(errors)
+    if not values:
+        return action
+    with transaction.atomic():
+        Action.objects.filter(pk=action.pk).update(**values)
+        action.refresh_from_db()
+        _audit(actor, "action_updated", action, fields=sorted(values))
+    return action
+
+
+def action_close(*, actor: Person | None, action: Action, outcome: str) -> Action:
+    """Closes an open action with a short outcome; closing a closed one changes nothing."""
+    _require_manager(actor, action.unit)
+    text = (outcome or "").strip()
+    if not action.is_open:
+        return action
+    if not text:
+        raise ValidationError(
+            {"outcome": "Say in a sentence what happened, even \u201cwe stopped; it did not fit\u201d."}
+        )
+    if len(text) > ACTION_OUTCOME_MAX:
+        raise ValidationError({"outcome": f"Keep the outcome to {ACTION_OUTCOME_MAX} characters (it has {len(text)})."})
+    with transaction.atomic():
+        updated = Action.objects.filter(pk=action.pk, status=Action.Status.OPEN).update(
+            status=Action.Status.CLOSED, outcome=text, closed_at=timezone.now()
+        )
+        action.refresh_from_db()
+        if updated:
+            _audit(actor, "action_closed", action)
+    return action
+
+
+def action_delete(*, actor: Person | None, action: Action) -> None:
+    """Deletes an open action recorded by mistake; a closed one stays as the team's history."""
+    _require_manager(actor, action.unit)
+    if not action.is_open:
+        raise ValidationError({"status": "A closed action is kept as the team's history and cannot be deleted."})
+    with transaction.atomic():
+        _audit(actor, "action_deleted", action)
+        action.delete()
+
+
+def _audit(actor: Person | None, kind: str, action: Action, **extra: Any) -> None:
+    detail: dict[str, Any] = {"subject": action.title, "team": action.unit.path, "action_id": str(action.pk)}
+    detail.update(extra)
+    AuditEvent.objects.create(actor=actor.email if actor else "system", action=kind, detail=detail)
+
+
+def open_action_titles(*, team_ids: Iterable[object], limit: int = 3) -> list[str]:
+    """Titles of the open actions on the given units, newest first: what the team's managers are
+    trying, for the invitation e-mail and the survey's first page."""
+    ids: list[Any] = list(team_ids)
+    titles = Action.objects.filter(unit_id__in=ids, status=Action.Status.OPEN).values_list("title", flat=True)
+    return list(titles[:limit])
+
+
+def team_and_ancestor_ids(team: Team) -> list[object]:
+    ids: list[object] = []
+    node: Team | None = team
+    seen: set[object] = set()
+    while node is not None and node.pk not in seen:
+        seen.add(node.pk)
+        ids.append(node.pk)
+        node = node.parent
+    return ids
+
+
+def actions_visible_to(*, person: Person | None, is_hr: bool) -> Any:
+    """The actions a viewer may read: HR every one; a manager those on units they manage and
+    below; everyone on the roster those on their own team and the units above it."""
+    query = Action.objects.select_related("unit", "owner", "started_cycle")
+    if is_hr:
+        return query
+    if person is None or not person.is_active:
+        return query.none()
+    allowed: set[Any] = manageable_unit_ids(person) | {str(pk) for pk in team_and_ancestor_ids(person.team)}
+    return query.filter(unit_id__in=allowed)
