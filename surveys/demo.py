@@ -29,12 +29,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.flags.playbook import PLAYBOOK
 from surveys.closing import cycle_close
 from surveys.emails import survey_link
 from surveys.instrument import Instrument, load_definition, option_value_text
-from surveys.models import AuditEvent, Cycle, Invitation, Person, Role, Team
+from surveys.models import Action, AuditEvent, Cycle, Invitation, Person, Role, Team
 from surveys.roster import COLUMNS, RosterReport, roster_import, roster_parse
 from surveys.selectors import cycle_progress
+from surveys.services.actions import ActionInput, action_close, action_create, month_add
 from surveys.services.cycles import cycle_open, links_issue, month_start, open_cycle_get
 from surveys.submission import response_submit
 
@@ -297,6 +299,7 @@ class DemoSeedResult:
     logins: list[DemoLogin] = field(default_factory=list)
     login_url: str = ""
     roster_warnings: list[str] = field(default_factory=list)
+    actions: int = 0
 
 
 def demo_seed(
@@ -338,7 +341,59 @@ def demo_seed(
         )
         _logins_ensure(password=password, result=result)
         _cycles_fill(plan=plan, months=months, today=today, rng=rng, result=result, on_cycle=on_cycle)
+        result.actions = _actions_seed()
     return result
+
+
+# The demo manager's actions on Payments, the team whose psychological safety falls while pressure
+# rises (months_ago counts back from the open cycle). One closed with its outcome, one checked back
+# on in the latest published cycle, one waiting for its check-back; the titles are the playbook's.
+DEMO_ACTIONS = (
+    # (metric, flag kind, playbook family and suggestion, started months ago, check back months ago, outcome)
+    ("psych_safety", "psych_safety_falling", ("psych_safety", 2), 5, 3,
+     "We took AI-use counts off the team dashboard; in the retro people said the ranking had made them "
+     "hide failed experiments."),
+    ("psych_safety", "psych_safety_falling", ("psych_safety", 0), 3, 1, ""),
+    ("pressure", "capability_trap", ("capability_trap", 0), 1, -2, ""),
+)  # fmt: skip
+
+
+def _actions_seed() -> int:
+    """Records DEMO_ACTIONS through the action services, as the demo manager, on the cycles they
+    follow. Needs the months they name: a shorter demo (--months) gets the ones that fit."""
+    manager = Person.objects.get(email=MANAGER_EMAIL)
+    payments = _team_at(PAYMENTS)
+    closed = list(Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("-month"))
+    count = 0
+    for metric, kind, (family, index), started_ago, check_ago, outcome in DEMO_ACTIONS:
+        if payments is None or started_ago > len(closed):
+            continue
+        started = closed[started_ago - 1]  # closed[0] is the cycle before the open one
+        action = action_create(
+            actor=manager,
+            unit=payments,
+            started_cycle=started,
+            data=ActionInput(
+                metric=metric,
+                flag_kind=kind,
+                title=PLAYBOOK[family][index],
+                owner_id=manager.pk,
+                check_back_month=month_add(started.month, started_ago - check_ago),
+            ),
+        )
+        if outcome:
+            action_close(actor=manager, action=action, outcome=outcome)
+        count += 1
+    return count
+
+
+def _team_at(path: str) -> Team | None:
+    parent: Team | None = None
+    for name in path.split("/"):
+        parent = Team.objects.filter(parent=parent, name=name).first()
+        if parent is None:
+            return None
+    return parent
 
 
 def _audit(action: str, subject: str, **detail: object) -> None:
@@ -376,12 +431,15 @@ def demo_delete() -> None:
             f"{others} people outside @{DEMO_DOMAIN} are on the roster, so the cycles here are not only the "
             "demo's; --reset would delete them. Seed the demo into a database of its own (set DATABASE_URL)."
         )
-    # Cycles first: invitations, tallies and responses point at teams with PROTECT.
+    # Actions, then cycles: both point at teams (actions at cycles too) with PROTECT.
+    Action.objects.all().delete()
     Cycle.objects.all().delete()
     Person.objects.filter(email__iendswith=f"@{DEMO_DOMAIN}").delete()
     _demo_teams_delete()
     get_user_model().objects.filter(username__iendswith=f"@{DEMO_DOMAIN}").delete()
     AuditEvent.objects.filter(actor=DEMO_ACTOR).delete()
+    # The demo manager's actions were audited under their own address.
+    AuditEvent.objects.filter(actor__iendswith=f"@{DEMO_DOMAIN}").delete()
 
 
 def _demo_teams_delete() -> None:

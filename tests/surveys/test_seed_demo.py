@@ -273,3 +273,31 @@ def test_planted_patterns_are_strong_and_the_rest_is_stable(db):
     rest_last = rest.filter(response__cycle=last).aggregate(mean=Avg("value"))["mean"]
     rest_before = rest.filter(response__cycle=five_before).aggregate(mean=Avg("value"))["mean"]
     assert abs(rest_last - rest_before) < 0.5
+
+
+def test_the_manager_has_actions_on_payments_one_closed_with_its_outcome(db):
+    from surveys.models import Action
+
+    output = seed(months=7)
+    closed = list(Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("-month"))
+    actions = list(Action.objects.select_related("unit", "owner", "started_cycle").order_by("created_at"))
+    assert [a.unit.path for a in actions] == ["Engineering/Payments"] * 3
+    assert {a.owner.email for a in actions} == {"manager@demo.example"}
+    assert all(a.from_playbook for a in actions)
+    first, checked_back, waiting = actions
+    assert first.status == Action.Status.CLOSED and first.outcome.startswith("We took AI-use counts")
+    # Checked back on in the latest published cycle; the last one's check-back is still to come.
+    assert checked_back.is_open and checked_back.check_back_month == closed[0].month
+    assert waiting.is_open and waiting.started_cycle == closed[0] and waiting.check_back_month > closed[0].month
+    assert "recorded 3 actions on Engineering/Payments" in output
+    # Audited as the manager's, and removed with the demo on --reset.
+    assert AuditEvent.objects.filter(actor="manager@demo.example", action="action_created").count() == 3
+    seed(months=7, reset=True)
+    assert Action.objects.count() == 3
+
+
+def test_a_short_demo_records_only_the_actions_whose_months_it_has(db):
+    from surveys.models import Action
+
+    seed()  # 3 months: two closed cycles
+    assert Action.objects.count() == 1

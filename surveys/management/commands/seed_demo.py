@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
-from surveys.demo import PLANTED_SIZES, CycleSummary, DemoError, DemoSeedResult, demo_seed
+from surveys.demo import PAYMENTS, PLANTED_SIZES, CycleSummary, DemoError, DemoSeedResult, demo_seed
 from surveys.roster import RosterErrors
 
 
@@ -53,6 +53,11 @@ class Command(BaseCommand):
                 f"{growth} Pilot ratio rising; {insights} has 3 people, below k, and always answers. "
                 "Every other team is stable."
             )
+            if result.actions:
+                self.stdout.write(
+                    f"The manager has recorded {result.actions} actions on {PAYMENTS}: one closed with its outcome, "
+                    "one checked back on in the latest results, one waiting for its check-back."
+                )
         else:
             self.stdout.write(
                 f"The demo is already here ({result.people} people, {len(result.cycles)} cycles); nothing was "
