@@ -239,6 +239,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_crontab("PULSE_AGGREGATE_CRON", "30 2 * * *"),
         "options": {"expires": 12 * 3600},
     },
+    # The open cycle's live participation for HR's cycles page and the home page (a no-op while
+    # no cycle is open); opening a cycle also counts it at once.
+    "count-live-participation": {
+        "task": "analytics.job.tasks.participation_count_task",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 9 * 60},
+    },
+    # Releases the comments of closed cycles whose review window ends today (ANONYMITY R7).
+    "release-due-comments": {
+        "task": "surveys.tasks.comments_release_due_task",
+        "schedule": env_crontab("PULSE_COMMENTS_RELEASE_CRON", "0 6 * * *"),
+        "options": {"expires": 6 * 3600},
+    },
     # Deletes the files of exports past PULSE_EXPORT_TTL_HOURS (the download refuses them already).
     "expire-exports": {
         "task": "analytics.exports.tasks.export_jobs_expire_task",

@@ -5,6 +5,9 @@ While a cycle is open, a response row and the invitation it consumed share a tra
 anonymous rows are rewritten with new random keys in a random order, and the invitation log is
 reduced to counts per team (ANONYMITY R1). Afterwards, on PostgreSQL, the anonymous tables are
 vacuumed so the dead copies of the old rows are reclaimed.
+
+The close also starts HR's comment review (R7): the comments are released the organisation's
+``comment_review_days`` after the close, or at once when that leaves no review window.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from surveys.anonymous.models import Answer, Comment, Response
-from surveys.models import Cycle, Invitation, InvitationTally, RetiredLink
+from surveys.models import Cycle, Invitation, InvitationTally, Organisation, RetiredLink
+from surveys.services.comments import CLOSE_ACTOR, comments_release_record
 from surveys.signals import cycle_closed
 
 _shuffler = random.SystemRandom()
@@ -44,7 +48,12 @@ def cycle_close(*, cycle: Cycle, today: dt.date | None = None) -> CycleCloseResu
         teams = _invitation_log_reduce(cycle)
         cycle.status = Cycle.Status.CLOSED
         cycle.closed_on = today or timezone.localdate()
-        cycle.save(update_fields=["status", "closed_on"])
+        cycle.comments_release_on = cycle.closed_on + dt.timedelta(days=Organisation.current().comment_review_days)
+        cycle.save(update_fields=["status", "closed_on", "comments_release_on"])
+        # No window left (0 review days, or a close dated far enough back): release now rather
+        # than leave it to the next daily run, which would release them without a review anyway.
+        if cycle.comments_release_on <= timezone.localdate():
+            comments_release_record(cycle=cycle, actor=CLOSE_ACTOR)
         cycle_closed.send(sender=Cycle, cycle=cycle)
     _vacuum_anonymous_tables()
     return CycleCloseResult(cycle=cycle, closed_now=True, responses=responses, teams=teams)

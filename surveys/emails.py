@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from surveys.models import Cycle, Person
+from surveys.services.actions import open_action_titles_by_team
 
 # What is protected and what is not (ANONYMITY.md, "What k-anonymity cannot promise"), in the
 # words of the privacy page; each clause is what the code does (thresholds: the cycle's own).
@@ -30,6 +31,24 @@ LIMITS_SENTENCE = (
 )
 
 
+# Closing the loop (issue 9): what the team's managers are trying because of earlier results, in
+# one sentence. "Recent pulses", not "last month's": an open action may follow any earlier cycle.
+TRYING_SENTENCE = "Because of what recent pulses showed, your team's managers are trying: {titles}"
+#: The kinds of mail that say it: the invitation and its reminders, not a link sent on request.
+TRYING_KINDS = frozenset({"invitation", "reminder"})
+
+
+def trying_sentence(titles: Sequence[str]) -> str:
+    """The sentence naming the open actions' titles ("" when there are none); the caller escapes
+    it where it is HTML (a template does)."""
+    parts = [title.strip().rstrip(".").strip() for title in titles]
+    parts = [part for part in parts if part]
+    if not parts:
+        return ""
+    text = TRYING_SENTENCE.format(titles="; ".join(parts))
+    return text if text.endswith(("?", "!")) else text + "."
+
+
 @dataclass(frozen=True)
 class SurveyMail:
     person: Person
@@ -47,7 +66,9 @@ def privacy_link() -> str:
     return base_url + reverse("privacy")
 
 
-def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternatives:
+def survey_mail_build(*, cycle: Cycle, mail: SurveyMail, trying: Sequence[str] = ()) -> EmailMultiAlternatives:
+    """One mail; ``trying``: the open actions' titles for the person's team and the units above
+    it (said in invitations and reminders only)."""
     context = {
         "person": mail.person,
         "cycle": cycle,
@@ -58,6 +79,7 @@ def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternativ
         "anonymity_sentence": ANONYMITY_SENTENCE.format(k=cycle.k, comment_threshold=cycle.comment_threshold),
         "limits_sentence": LIMITS_SENTENCE,
         "privacy_link": privacy_link(),
+        "trying": trying_sentence(trying) if mail.kind in TRYING_KINDS else "",
     }
     subjects = {
         "invitation": f"Your {cycle.month:%B} pulse: 3 minutes, anonymous",
@@ -74,9 +96,16 @@ def survey_mail_build(*, cycle: Cycle, mail: SurveyMail) -> EmailMultiAlternativ
 
 
 def survey_mails_send(*, cycle: Cycle, mails: Iterable[SurveyMail]) -> int:
-    """Sends over one connection; returns how many were accepted by the backend."""
-    messages = [survey_mail_build(cycle=cycle, mail=mail) for mail in mails]
-    if not messages:
+    """Sends over one connection; returns how many were accepted by the backend. The open actions
+    are read once for the whole batch (a query per level of the tree and one more, however many
+    teams it spans)."""
+    batch = list(mails)
+    if not batch:
         return 0
+    teams = {str(mail.person.team_id) for mail in batch if mail.kind in TRYING_KINDS}
+    titles = open_action_titles_by_team(team_ids=teams) if teams else {}
+    messages = [
+        survey_mail_build(cycle=cycle, mail=mail, trying=titles.get(str(mail.person.team_id), ())) for mail in batch
+    ]
     with get_connection() as connection:
         return connection.send_messages(messages) or 0

@@ -10,6 +10,7 @@ from celery import shared_task
 
 from config.task_options import idempotent_task_options
 from surveys.closing import cycle_close
+from surveys.services.comments import comments_release_due
 from surveys.services.cycles import (
     CycleError,
     cycle_open,
@@ -44,3 +45,10 @@ def send_reminders_task() -> int:
 @shared_task(**IDEMPOTENT_TASK_OPTIONS)
 def close_due_cycles_task() -> list[str]:
     return [cycle_close(cycle=cycle).cycle.label for cycle in cycles_due_for_closing()]
+
+
+@shared_task(**IDEMPOTENT_TASK_OPTIONS)
+def comments_release_due_task() -> list[str]:
+    # Daily: closed cycles whose review window ended today (or on a day a run was missed) have
+    # their comments released; a second run finds them released and does nothing.
+    return [cycle.label for cycle in comments_release_due()]

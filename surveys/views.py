@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods
 
 from analytics.published import response_rates
+from surveys.emails import trying_sentence
 from surveys.forms import FIRST_STEP, first_step_with_error, raw_answers_from_post, survey_page_build
 from surveys.instrument import AnswerErrors
 from surveys.models import Cycle, Invitation, Organisation
@@ -21,6 +22,7 @@ from surveys.selectors import (
     person_for_user,
     survey_link_state,
 )
+from surveys.services.actions import open_action_titles_by_team
 from surveys.services.cycles import link_resend
 from surveys.submission import SubmissionRefused, response_submit
 
@@ -62,7 +64,12 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
         step: int, raw: dict[str, object], errors: dict[str, str] | None = None, status: int = 200
     ) -> HttpResponse:
         survey_page = survey_page_build(instrument=instrument, raw=raw, step=step, is_manager=is_manager, errors=errors)  # type: ignore[arg-type]
-        context = {"page": survey_page, "cycle": invitation.cycle, "token": token}
+        context = {"page": survey_page, "cycle": invitation.cycle, "token": token, "trying": ""}
+        if step == FIRST_STEP:
+            # Closing the loop: what the team's managers are trying, read (never written) for the
+            # invitation's team, which the link already names; nothing of the answer is involved.
+            team = str(invitation.team_id)
+            context["trying"] = trying_sentence(open_action_titles_by_team(team_ids=[team]).get(team, []))
         return render(request, "surveys/survey.html", context, status=status)
 
     if request.method == "GET":

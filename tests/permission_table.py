@@ -31,7 +31,8 @@ the fixture organisation: units ``org`` (the organisation), ``eng`` (Engineering
 ``research`` (Product's teams) and ``nowhere`` (a UUID that is no unit); export jobs ``job_done``,
 ``job_running`` and ``job_expired`` (HR's), ``job_other_hr`` (a second HR user's, done); survey
 tokens ``survey_open``, ``survey_answered`` (both of the open cycle), ``survey_closed`` (of a
-closed cycle) and ``survey_unknown``; ``digest`` (an API token of the engineer's); and
+closed cycle) and ``survey_unknown``; ``digest`` (an API token of the engineer's); ``action_alpha``,
+``action_open`` and ``action_closed`` (actions on Alpha following April, the manager's); and
 ``reset_uid``/``reset_token`` (a valid password-reset link of a roster person who is no viewer).
 """
 
@@ -129,8 +130,41 @@ MANAGES_UNIT: dict[str, frozenset[str]] = {
     "nowhere": frozenset(),
 }
 UNITS = tuple(SEES_UNIT)
+
+# Who records and changes a unit's actions: its managers only (HR reads them on the report; managers
+# own the loop). The organisation is no team: nobody records on it.
+ACTS_ON_UNIT: dict[str, frozenset[str]] = {
+    "org": frozenset(),
+    **{unit: frozenset({"manager"}) for unit in ("eng", "alpha", "beta", "gamma")},
+    **{unit: frozenset({"manager_other"}) for unit in ("product", "design", "research")},
+    "nowhere": frozenset(),
+}
+MANAGER = frozenset({"manager"})
 HR = frozenset({"hr"})
 MANAGERS = frozenset({"manager", "manager_other"})
+
+ROSTER_CSV = "email,name,team,role\nalpha@example.com,Alpha Person,Engineering/Alpha,engineer\n"
+ACTION_BODY = {
+    "unit": "{alpha}",
+    "cycle": "2026-04",
+    "metric": "psych_safety",
+    "title": "Stop ranking people by AI use or pull-request count.",
+    "owner": "alpha@example.com",  # the engineer, on Alpha
+    "check_back_month": "2026-06",
+}
+# Who reads an action on Alpha (actions_visible_to): HR, Engineering's manager, Alpha's engineer;
+# who may change it (manageable_unit_ids): Engineering's manager. A reader who may not change it
+# gets 403; anyone else 404, as for an action that does not exist.
+READS_ALPHA_ACTIONS = frozenset({"engineer", "manager", "hr"})
+
+
+def change(ok: int) -> dict[str, Expect]:
+    """A write on Alpha's action: anonymous 401, its manager ``ok``, its other readers 403, anyone else 404."""
+    return {
+        role: 401 if role == "anonymous" else ok if role == "manager" else 403 if role in READS_ALPHA_ACTIONS else 404
+        for role in ROLES
+    }
+
 
 ROUTES: tuple[Route, ...] = (
     # --- start page and the survey side (surveys/urls.py) ----------------------------------------
@@ -176,6 +210,40 @@ ROUTES: tuple[Route, ...] = (
     Route("privacy", "privacy/", (Case("privacy", row(200)),)),
     # --- report pages (analytics/reports/urls.py) ------------------------------------------------
     Route("reports:overview", "overview/", (Case("HR's start page", page(HR)),)),
+    Route("reports:actions_overview", "overview/actions/", (Case("flags and actions per department", page(HR)),)),
+    Route(
+        "reports:action_new",
+        "units/<uuid:unit_id>/actions/new/",
+        (
+            *(Case(unit, page(ACTS_ON_UNIT[unit]), kwargs={"unit_id": f"{{{unit}}}"}) for unit in UNITS),
+            Case("from Alpha's flag", page(MANAGER), kwargs={"unit_id": "{alpha}"}, query={"flag": "psych_safety_low"}),
+            # The manager: the form again with what to fix, 400; nothing recorded.
+            Case("empty post", row(404, anonymous=LOGIN, manager=400), method="post", kwargs={"unit_id": "{alpha}"}),
+        ),
+    ),
+    *(
+        Route(
+            f"reports:action_{verb}",
+            f"actions/<uuid:action_id>/{verb}/",
+            (
+                Case("open action", page(MANAGER), kwargs={"action_id": "{action_open}"}),
+                # A closed action is history: back to its report with the reason.
+                Case(
+                    "closed action",
+                    row(404, anonymous=LOGIN, manager=Redirect("/units/{alpha}/#actions")),
+                    kwargs={"action_id": "{action_closed}"},
+                ),
+                Case("no such action", page(()), kwargs={"action_id": "{nowhere}"}),
+                Case(
+                    "empty post",
+                    row(404, anonymous=LOGIN, manager=400),
+                    method="post",
+                    kwargs={"action_id": "{action_open}"},
+                ),
+            ),
+        )
+        for verb in ("edit", "close", "delete")
+    ),
     Route("reports:my_teams", "my-teams/", (Case("managers' start page", page(MANAGERS)),)),
     Route(
         "reports:unit",
@@ -281,6 +349,116 @@ ROUTES: tuple[Route, ...] = (
             Case("own job, running", api(HR, ok=409), kwargs={"job_id": "{job_running}"}),
             Case("own job, expired", api(HR, ok=410), kwargs={"job_id": "{job_expired}"}),
             Case("another HR user's job", api(()), kwargs={"job_id": "{job_other_hr}"}),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:programme_cycles",
+        "api/v1/programme/cycles/",
+        (
+            Case("the cycle calendar", api(HR)),
+            Case("post (get only)", api(HR, ok=405), method="post"),  # the HR check comes first
+        ),
+        json=True,
+    ),
+    Route(
+        "api:programme_cycles_open",
+        "api/v1/programme/cycles/open/",
+        (
+            # HR: May 2026 is still open, so no other month's cycle may open: 409, nothing mailed.
+            Case("open", api(HR, ok=409), method="post"),
+            Case("get (post only)", api(HR, ok=405)),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:programme_cycles_remind",
+        "api/v1/programme/cycles/remind/",
+        (
+            # HR: May opened weeks ago and no reminder went out today: sent, 200.
+            Case("remind", api(HR), method="post"),
+            Case("get (post only)", api(HR, ok=405)),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:programme_cycles_close",
+        "api/v1/programme/cycles/close/",
+        (
+            Case("close May", api(HR), method="post"),
+            Case("get (post only)", api(HR, ok=405)),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:roster_preview",
+        "api/v1/programme/roster/preview/",
+        (
+            # A one-person roster file: HR gets the dry run (nothing stored); the rest 404, as on the pages.
+            Case("preview a file", api(HR), method="post", data={"csv": ROSTER_CSV}),
+            Case("empty post", api(HR, ok=400), method="post"),  # HR: "csv: send the roster CSV…"
+            Case("get (post only)", api(HR, ok=405)),  # the HR check comes first: 404 for the rest
+        ),
+        json=True,
+    ),
+    Route(
+        "api:roster_apply",
+        "api/v1/programme/roster/apply/",
+        (
+            # A fingerprint of no roster: HR gets 409 (nothing applied).
+            Case(
+                "stale fingerprint", api(HR, ok=409), method="post", data={"csv": ROSTER_CSV, "fingerprint": "0" * 64}
+            ),
+            Case("empty post", api(HR, ok=400), method="post"),
+            Case("get (post only)", api(HR, ok=405)),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:actions",
+        "api/v1/actions/",
+        (
+            # Everyone signed in gets the actions they may read (the operator: none).
+            Case("the actions I may read", api(SIGNED_IN)),
+            Case("Alpha's actions", api(READS_ALPHA_ACTIONS), query={"unit": "{alpha}"}),
+            Case("record on Alpha", change(201), method="post", data=ACTION_BODY),
+            # No unit to decide on: "unit: give the unit_id…", the same 400 for everyone signed in.
+            Case("empty post", row(400, anonymous=401), method="post"),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:action",
+        "api/v1/actions/<uuid:action_id>/",
+        (
+            Case("Alpha's action", api(READS_ALPHA_ACTIONS), kwargs={"action_id": "{action_alpha}"}),
+            Case("no such action", api(()), kwargs={"action_id": "{nowhere}"}),
+            Case(
+                "edit",
+                change(200),
+                method="patch",
+                kwargs={"action_id": "{action_alpha}"},
+                data={"title": "Drop the leaderboard."},
+            ),
+            Case("delete", change(204), method="delete", kwargs={"action_id": "{action_alpha}"}),
+            # GET, PATCH and DELETE only: 405 once signed in, before the action is looked up.
+            Case("post", row(405, anonymous=401), method="post", kwargs={"action_id": "{action_alpha}"}),
+        ),
+        json=True,
+    ),
+    Route(
+        "api:action_close",
+        "api/v1/actions/<uuid:action_id>/close/",
+        (
+            Case(
+                "close",
+                change(200),
+                method="post",
+                kwargs={"action_id": "{action_alpha}"},
+                data={"outcome": "We stopped the ranking."},
+            ),
+            Case("no such action", api(()), method="post", kwargs={"action_id": "{nowhere}"}),
+            Case("get (post only)", row(405, anonymous=401), kwargs={"action_id": "{action_alpha}"}),
         ),
         json=True,
     ),
@@ -478,6 +656,80 @@ ROUTES: tuple[Route, ...] = (
                 data={"closing-closes_on": "2099-01-31"},
             ),
             Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post"),
+        ),
+    ),
+    Route(
+        "programme:cycle_comments",
+        "programme/cycles/<str:month>/comments/",
+        (
+            # March and April closed on dates long past, so their review window is over: released.
+            Case("a closed cycle's comments", page(HR), kwargs={"month": "2026-04"}),
+            Case("the open cycle: reviewed after it closes", page(HR), kwargs={"month": "2026-05"}),
+            Case("no such cycle", page(()), kwargs={"month": "2031-01"}),  # 404 for HR too
+            Case("malformed month", page(()), kwargs={"month": "april"}),
+            Case("post", row(404, anonymous=LOGIN, hr=405), method="post", kwargs={"month": "2026-04"}),
+        ),
+    ),
+    Route(
+        "programme:cycle_comments_release",
+        "programme/cycles/<str:month>/comments/release/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405), kwargs={"month": "2026-04"}),  # POST only
+            # HR: the box not ticked: the page again with "Tick the box…", 400; nothing released.
+            Case(
+                "post without the confirm box",
+                row(404, anonymous=LOGIN, hr=400),
+                method="post",
+                kwargs={"month": "2026-04"},
+            ),
+            # HR: an open cycle's comments cannot be released: 409, nothing released.
+            Case(
+                "the open cycle",
+                row(404, anonymous=LOGIN, hr=409),
+                method="post",
+                kwargs={"month": "2026-05"},
+                data={"release-confirm": "on"},
+            ),
+            Case(
+                "no such cycle",
+                row(404, anonymous=LOGIN),
+                method="post",
+                kwargs={"month": "2031-01"},
+                data={"release-confirm": "on"},
+            ),
+        ),
+    ),
+    Route(
+        "programme:cycle_comment_redact",
+        "programme/cycles/<str:month>/comments/redact/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405), kwargs={"month": "2026-04"}),  # POST only
+            # HR: no comment named: the page again with the fix, 400; nothing redacted.
+            Case("empty post", row(404, anonymous=LOGIN, hr=400), method="post", kwargs={"month": "2026-04"}),
+            # HR: an id that is no listed comment: "already redacted or is not listed", back to the page.
+            Case(
+                "unknown comment",
+                row(404, anonymous=LOGIN, hr=Redirect("/programme/cycles/2026-04/comments/")),
+                method="post",
+                kwargs={"month": "2026-04"},
+                data={"comment": "{nowhere}", "confirm": "on"},
+            ),
+        ),
+    ),
+    Route(
+        "programme:cycle_aggregation_retry",
+        "programme/cycles/<str:month>/retry/",
+        (
+            Case("get", row(404, anonymous=LOGIN, hr=405), kwargs={"month": "2026-04"}),  # POST only
+            # HR: April's aggregation is done, not failed: "nothing was retried", back to the page.
+            Case(
+                "a done run",
+                row(404, anonymous=LOGIN, hr=Redirect("/programme/cycles/")),
+                method="post",
+                kwargs={"month": "2026-04"},
+            ),
+            Case("the open cycle", row(404, anonymous=LOGIN), method="post", kwargs={"month": "2026-05"}),
+            Case("no such cycle", row(404, anonymous=LOGIN), method="post", kwargs={"month": "2031-01"}),
         ),
     ),
     # --- the admin: staff only ------------------------------------------------------------------

@@ -36,6 +36,7 @@ from analytics.job.run import aggregate_cycle
 from analytics.published import ORGANISATION_ID
 from surveys.closing import cycle_close
 from surveys.models import Invitation, Role
+from surveys.services.actions import ActionInput, action_close, action_create
 from surveys.services.cycles import cycle_open, links_issue
 from surveys.submission import response_submit
 from tests.analytics.builders import cycle_run, org_build, standard_answers
@@ -163,6 +164,36 @@ def _build() -> World:
     job_other_hr = job(other_hr.user, "done", later)
     AuthToken.objects.create(user=engineer.user)
 
+    def action(title: str):
+        return action_create(
+            actor=manager,
+            unit=org.units["Engineering/Alpha"],
+            started_cycle=april,
+            data=ActionInput(
+                metric="psych_safety",
+                flag_kind="psych_safety_low",
+                title=title,
+                owner_id=manager.pk,
+                check_back_month=dt.date(2026, 6, 1),
+            ),
+        )
+
+    action_open = action("Stop ranking people by AI use or pull-request count.")
+    action_closed = action_close(
+        actor=manager, action=action("Drop adoption targets."), outcome="Dropped; nobody missed them."
+    )
+    action_alpha = action_create(
+        actor=manager,
+        unit=org.units["Engineering/Alpha"],
+        started_cycle=april,
+        data=ActionInput(
+            metric="psych_safety",
+            title="Stop ranking people by AI use or pull-request count.",
+            owner_id=engineer.pk,
+            check_back_month=dt.date(2026, 6, 1),
+        ),
+    )
+
     units = {
         "org": ORGANISATION_ID,
         "eng": org.id("Engineering"),
@@ -185,6 +216,9 @@ def _build() -> World:
         "survey_closed": closed_token,
         "survey_unknown": "x" * 43,
         "digest": AuthToken.objects.get(user=engineer.user).digest,
+        "action_alpha": str(action_alpha.pk),
+        "action_open": str(action_open.pk),
+        "action_closed": str(action_closed.pk),
         "reset_uid": urlsafe_base64_encode(force_bytes(forgetful.user.pk)),
         "reset_token": default_token_generator.make_token(forgetful.user),
     }
@@ -247,8 +281,11 @@ def test_permission(db, world: World, route: Route, case: Case, role: str):
     query = {key: _fill(value, refs) for key, value in case.query.items()}
     if case.method == "get":
         response = client.get(path, query)
-    else:
+    elif case.method == "post":
         response = client.post(path, {key: _fill(value, refs) for key, value in case.data.items()})
+    else:  # patch, delete: the API's, with a JSON body
+        body = {key: _fill(value, refs) for key, value in case.data.items()}
+        response = getattr(client, case.method)(path, body, content_type="application/json")
     expected = case.expect[role]
     shown = f"{case.method.upper()} {path}{'?' + urlencode(query) if query else ''} as {role}"
     if isinstance(expected, Redirect):

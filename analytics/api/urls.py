@@ -1,10 +1,11 @@
 """The API's routes, mounted at /api/ by config.urls: the v1 reads, the exports API (its own
-module), the token page, the schema and its docs. Anything else under /api/ is a JSON 404."""
+module), HR's roster import, the action loop, the token page, the schema and its docs. Anything
+else under /api/ is a JSON 404."""
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from analytics.api import tokens, views
+from analytics.api import actions, programme_roster, tokens, views
 from analytics.api.errors import api_not_found
 
 app_name = "api"
@@ -16,7 +17,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/cells/", views.CellsView.as_view(), name="cells"),
     path("v1/flags/", views.FlagsView.as_view(), name="flags"),
     path("v1/comments/", views.CommentsView.as_view(), name="comments"),
+    path("v1/programme/cycles/", include("analytics.api.programme_cycles_urls")),
     path("v1/exports/", include("analytics.exports.api_urls")),
+    path("v1/programme/roster/preview/", programme_roster.RosterPreviewView.as_view(), name="roster_preview"),
+    path("v1/programme/roster/apply/", programme_roster.RosterApplyView.as_view(), name="roster_apply"),
+    path("v1/actions/", actions.ActionsView.as_view(), name="actions"),
+    path("v1/actions/<uuid:action_id>/", actions.ActionView.as_view(), name="action"),
+    path("v1/actions/<uuid:action_id>/close/", actions.ActionCloseView.as_view(), name="action_close"),
     path("tokens/", tokens.tokens_page, name="tokens"),
     path("tokens/new/", tokens.token_create, name="token_create"),
     path("tokens/revoke/", tokens.token_revoke, name="token_revoke"),

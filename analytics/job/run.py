@@ -3,7 +3,9 @@
 One run for one closed cycle: read its answers once into pandas, compute partials per team,
 decide publication for the whole tree (ANONYMITY R4, R5, R6), write the cells, then the flags and
 the released comments. Each stage has a fill-state row (started/done): a stage found "started"
-was interrupted, and a rerun replaces its output. Writes replace the cycle's rows in one
+was interrupted, and a rerun replaces its output. Each cycle's latest run also has a state row
+(AggregationRun: queued, running with its stage, done, failed, or refused by the disclosure
+checker) for HR's cycles page. Writes replace the cycle's rows in one
 transaction per stage, so a rerun writes identical results. A cache lock keeps two runs of one
 cycle from overlapping (as Read the Docs does for builds).
 """
@@ -13,23 +15,24 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from analytics.core.catalogue import RESPONSES
 from analytics.core.cells import CycleCells, cells_compute, series_dict
-from analytics.core.checker import publication_check, require_publishable
+from analytics.core.checker import PublicationRefused, publication_check, require_publishable
 from analytics.core.partials import Partials, partials_compute
 from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
 from analytics.job.comments import comments_release
 from analytics.job.storage import answers_frame, cycle_results_write
-from analytics.models import AggregationStage, ReleasedComment, UnitSnapshot
+from analytics.models import AggregationRun, AggregationStage, ReleasedComment, UnitSnapshot
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,69 @@ def fill_stage(cycle: Cycle, stage: str) -> Iterator[None]:
     )
 
 
+# --- the state of each cycle's latest run ---------------------------------------------------------------------------
+
+RunState = AggregationRun.State
+RunStage = AggregationRun.Stage
+
+
+def run_state_set(cycle: Cycle, state: str, *, stage: str = "", error: str = "") -> None:
+    """Record where the cycle's latest run is. Written in autocommit where the caller holds no
+    transaction, so the cycles page sees each stage as it starts."""
+    AggregationRun.objects.update_or_create(
+        cycle=cycle,
+        defaults={"state": state, "stage": stage, "error": error[:100], "k": cycle.k, "changed_at": timezone.now()},
+    )
+
+
+def runs_queued(cycles: Iterable[Cycle]) -> None:
+    """Mark the cycles' aggregation as queued (closing, the nightly catch-up, a retry)."""
+    for cycle in cycles:
+        run_state_set(cycle, RunState.QUEUED)
+
+
+def refused_under_current_k() -> set[int]:
+    """Ids of cycles whose latest run the disclosure checker stopped under the k they have now.
+
+    Running them again would stop again (the same answers, tree and k give the same findings), so
+    nothing queues them until k is raised, which is a new decision (R3)."""
+    return {
+        cycle_id
+        for cycle_id, run_k, cycle_k in AggregationRun.objects.filter(state=RunState.REFUSED).values_list(
+            "cycle_id", "k", "cycle__k"
+        )
+        if run_k == cycle_k
+    }
+
+
+def _run_state_set_safely(cycle: Cycle, state: str, *, error: str = "") -> None:
+    # Recording a failure must never hide the failure itself (a broken connection, an aborted
+    # transaction): the job's log keeps the original error either way.
+    try:
+        with transaction.atomic():
+            run_state_set(cycle, state, error=error)
+    except (DatabaseError, TransactionManagementError):
+        logger.exception("aggregation: could not record state %s of %s", state, cycle.label)
+
+
+@contextmanager
+def run_recorded(cycle: Cycle) -> Iterator[None]:
+    """Record how the work inside ends if it does not end well: refused (PublicationRefused, the
+    checker's finding, R15) or failed (any other exception, by class name only: an exception's
+    words may quote data). AggregationRefused is left alone: "busy" means another run is going
+    and its state is the true one; "still open" is no run at all."""
+    try:
+        yield
+    except AggregationRefused:
+        raise
+    except PublicationRefused:
+        _run_state_set_safely(cycle, RunState.REFUSED)
+        raise
+    except Exception as error:
+        _run_state_set_safely(cycle, RunState.FAILED, error=type(error).__name__)
+        raise
+
+
 # --- the tree and the invited counts ---------------------------------------------------------------------------------
 
 
@@ -138,8 +204,12 @@ def invited_by_team(cycle: Cycle) -> dict[str, int]:
 def cycles_needing_aggregation() -> list[Cycle]:
     """Closed cycles, oldest first, whose aggregation never finished every stage or was decided
     under another k than the cycle's own (k raised after close, R3), and every closed cycle
-    after the first such one: their trend flags quote its cells."""
-    closed = list(Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month"))
+    after the first such one: their trend flags quote its cells. A cycle the disclosure checker
+    stopped under its current k is never among them (:func:`refused_under_current_k`)."""
+    refused = refused_under_current_k()
+    closed = [
+        cycle for cycle in Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month") if cycle.pk not in refused
+    ]
     decided_with: dict[int, list[int | None]] = defaultdict(list)
     for cycle_id, k in AggregationStage.objects.filter(state=AggregationStage.State.DONE).values_list("cycle_id", "k"):
         decided_with[cycle_id].append(k)
@@ -148,6 +218,14 @@ def cycles_needing_aggregation() -> list[Cycle]:
         if len(ks) < len(STAGES) or any(k != cycle.k for k in ks):
             return closed[position:]
     return []
+
+
+def cycles_after(cycle: Cycle) -> list[Cycle]:
+    """Closed cycles later than ``cycle``, oldest first, except those refused under their current
+    k: what must be aggregated again after it (their trend flags quote its cells)."""
+    refused = refused_under_current_k()
+    later = Cycle.objects.filter(status=Cycle.Status.CLOSED, month__gt=cycle.month).order_by("month")
+    return [later_cycle for later_cycle in later if later_cycle.pk not in refused]
 
 
 def comments_withhold(*, cycle: Cycle) -> int:
@@ -188,17 +266,26 @@ def aggregate_cycle(
     *, cycle: Cycle, partials: Partials | None = None, progress: Progress | None = None
 ) -> AggregationSummary:
     """Aggregates one closed cycle end to end. `partials` lets the fan-out pass merged partials
-    computed by several workers; without it this process computes them itself."""
+    computed by several workers; without it this process computes them itself.
+
+    The cycle's run state follows it: running with each stage as it starts, done at the end,
+    refused when the checker stops it, failed on any other exception (which is raised again)."""
     say = progress or (lambda message: None)
     if cycle.is_open:
         raise CycleStillOpen(
             f"The {cycle.label} cycle is still open: results are released when it closes (ANONYMITY R8)."
         )
-    with cycle_lock(cycle.pk):
+
+    def stage(code: str, message: str) -> None:
+        # Called outside the stages' transactions, so the state is visible while the stage runs.
+        run_state_set(cycle, RunState.RUNNING, stage=code)
+        say(f"{cycle.label}: {message}")
+
+    with cycle_lock(cycle.pk), run_recorded(cycle):
         tree = cycle_tree(cycle)
-        say(f"{cycle.label}: reading answers")
+        stage(RunStage.READING, "reading answers")
         partials = partials if partials is not None else cycle_partials(cycle)
-        say(f"{cycle.label}: computing {len(tree.parents):,} units")
+        stage(RunStage.COMPUTING, f"computing {len(tree.parents):,} units")
         organisation = Organisation.current()
         scoring = cycle_scoring(cycle)
         computed = cells_compute(
@@ -209,19 +296,21 @@ def aggregate_cycle(
             k=cycle.k,
             hourly_cost=float(organisation.hourly_cost),
         )
+        stage(RunStage.CHECKING, "checking what would be published")
         with fill_stage(cycle, STAGE_CELLS), transaction.atomic():
-            say(f"{cycle.label}: checking what would be published")
             publication_require_checked(
                 computed, partials, tree, scoring=scoring, k=cycle.k, hourly_cost=float(organisation.hourly_cost)
             )
             cycle_results_write(cycle, tree, computed)
-        say(f"{cycle.label}: flags")
+        stage(RunStage.FLAGS, "flags")
         from analytics.flags.stage import flags_compute_for_cycle  # imported late: the stage imports storage
 
         with fill_stage(cycle, STAGE_FLAGS), transaction.atomic():
             flags = flags_compute_for_cycle(cycle=cycle, tree=tree)
+        stage(RunStage.COMMENTS, "comments")
         with fill_stage(cycle, STAGE_COMMENTS), transaction.atomic():
             released = comments_release(cycle=cycle, tree=tree, respondents=series_dict(partials.respondents))
+        run_state_set(cycle, RunState.DONE)
     cells = computed.cells
     return AggregationSummary(
         cycle=cycle.label,

@@ -14,8 +14,12 @@ Readers (each page reader in at most three queries; bench/published_reads.py mea
 - ``subtree_cells_page``: a subtree across cycles, keyset-paginated, for the API;
 - ``unit_flags`` and ``organisation_flags``;
 - ``response_rates``: the home page's;
+- ``live_participation``: the open cycle's live response rates, per unit (HR's cycles page and
+  the cycles API), and ``organisation_live_rate`` (analytics.published.participation);
+- ``aggregation_states``: where each closed cycle's aggregation is (analytics.published.jobs);
 - ``published_cells``: whole cycles, for exports;
 - ``unit_distributions`` and ``listed_comments`` (analytics.published.items);
+- ``comments_in_review``: HR's review list of a closed cycle's comments (analytics.published.items);
 - the cycle's frozen tree: ``unit_lineage``, ``unit_children``, ``units_under``,
   ``unit_in_cycles`` (analytics.published.units).
 
@@ -34,7 +38,23 @@ from analytics.published.cells import (
 )
 from analytics.published.cycles import aggregated_cycles
 from analytics.published.flags import FLAG_INPUTS, organisation_flags, unit_flags
-from analytics.published.items import PublishedComment, PublishedDistribution, listed_comments, unit_distributions
+from analytics.published.items import (
+    CommentsInReview,
+    PublishedComment,
+    PublishedDistribution,
+    ReviewComment,
+    comments_in_review,
+    listed_comments,
+    unit_distributions,
+)
+from analytics.published.jobs import REFUSED_TEXT, AggregationState, aggregation_states
+from analytics.published.participation import (
+    LEFT_OUT_TEXT,
+    LiveParticipationRecord,
+    LiveUnitRate,
+    live_participation,
+    organisation_live_rate,
+)
 from analytics.published.rates import response_rates
 from analytics.published.records import (
     EXPORT_COLUMNS,
@@ -58,20 +78,31 @@ __all__ = [
     "EXPORT_COLUMNS",
     "FLAG_INPUTS",
     "HIDDEN_TEXT",
+    "LEFT_OUT_TEXT",
     "MAX_PAGE_SIZE",
     "ORGANISATION_ID",
+    "REFUSED_TEXT",
+    "AggregationState",
     "CellPage",
+    "CommentsInReview",
     "CursorInvalid",
+    "LiveParticipationRecord",
+    "LiveUnitRate",
     "PublishedCell",
     "PublishedComment",
     "PublishedDistribution",
     "PublishedFlag",
     "PublishedUnit",
     "ResponseRate",
+    "ReviewComment",
     "UnitReport",
     "aggregated_cycles",
+    "aggregation_states",
     "children_cells",
+    "comments_in_review",
     "listed_comments",
+    "live_participation",
+    "organisation_live_rate",
     "organisation_flags",
     "published_cells",
     "response_rates",

@@ -2,9 +2,10 @@
 
 A closed cycle's rate is its organisation-level response-rate cell as the aggregation job
 published it (R4, R6: a percentage only where the job found n >= k); a closed cycle not (yet)
-aggregated under its current k shows none. An open cycle has no stored decisions yet: R8 lets
-reports show its response rate meanwhile, organisation-wide, from the invitation log, as a
-percentage only once k people have answered.
+aggregated under its current k shows none. An open cycle's rate is the organisation's row of
+its stored live participation (analytics.published.participation), the same figure HR's cycles
+page shows: decided for the whole tree by R4 and R5 on answered counts, without the people who
+sit on inner units (R8 lets reports show a response rate while a cycle is open).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from analytics.core.disclosure import HIDDEN_TEXT
 from analytics.core.tree import ORGANISATION_UNIT_ID
 from analytics.models import MetricCell
 from analytics.published.cycles import door_state
+from analytics.published.participation import organisation_live_rate
 from analytics.published.records import ResponseRate
 from surveys.models import Cycle
-from surveys.selectors import cycle_progress
 
 NOT_AGGREGATED_TEXT = "shown once the results are published"
+#: An open cycle whose participation has not been counted (yet, or since k was raised).
+NOT_COUNTED_TEXT = "counted within ten minutes"
 
 
 def response_rates(*, cycles: Sequence[Cycle]) -> dict[int, ResponseRate]:
@@ -48,10 +51,10 @@ def response_rates(*, cycles: Sequence[Cycle]) -> dict[int, ResponseRate]:
 
 
 def _live(cycle: Cycle) -> ResponseRate:
-    progress = cycle_progress(cycle=cycle)
-    invited, answered = progress["invited"], progress["answered"]
-    percent = round(100 * answered / invited) if invited and answered >= cycle.k else None
-    return _rate(cycle, percent, live=True)
+    organisation = organisation_live_rate(cycle=cycle)
+    if organisation is None:
+        return ResponseRate(cycle=cycle.label, percent=None, text=NOT_COUNTED_TEXT, live=True)
+    return _rate(cycle, organisation.percent, live=True)
 
 
 def _rate(cycle: Cycle, percent: int | None, *, live: bool) -> ResponseRate:

@@ -1,6 +1,7 @@
 """The report pages. Views parse the request, ask the door (analytics.published) and
 analytics.reports.access, and render; the figures are built in analytics.reports.figures and
-analytics.reports.heatmap."""
+analytics.reports.heatmap, a unit's actions and their check-backs in analytics.reports.actions_views
+(the action pages live there too, and HR's counts of them in analytics.reports.actions_overview)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from analytics.reports.access import (
     viewer_of,
     visible_in_lineage,
 )
+from analytics.reports.actions_views import report_actions
 from surveys.models import Cycle
 
 MONTH = re.compile(r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")
@@ -137,6 +139,7 @@ def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID)
     beside = tuple(cell for cell in report.beside if cell.unit_id in visible)
     report = dataclasses.replace(report, beside=beside)
     currency = viewer.currency
+    actions = report_actions(viewer=viewer, report=report, visible=visible, currency=currency)
     context: dict[str, object] = {
         "report": report,
         "unit": report.unit,
@@ -151,6 +154,7 @@ def _unit_page_context(request: HttpRequest, viewer: Viewer, unit_id: uuid.UUID)
         "k": report.cycle.k,
         "is_own_team": str(unit_id) == viewer.own_team_id,
         "viewer": viewer,
+        "actions": actions,
     }
     return context
 

@@ -19,8 +19,14 @@ from surveys.models import AuditEvent
 # Every action the code writes, with what HR reads for it. Actions found in the log but not here
 # (written by a later release, or an older one) are offered too, under their own name.
 KIND_LABELS: dict[str, str] = {
+    "action_closed": "Action closed",
+    "action_created": "Action recorded",
+    "action_deleted": "Action deleted",
+    "action_updated": "Action edited",
     "aggregates_exported": "Aggregates exported (command)",
     "audit_log_exported": "Audit log exported",
+    "comment_redacted": "Comment redacted",
+    "comments_released": "Comments released",
     "cycle_closed": "Cycle closed",
     "cycle_closed_by_hr": "Cycle closed by HR",
     "cycle_closing_date_changed_by_hr": "Cycle closing date changed by HR",

@@ -1,6 +1,7 @@
 """Forms of HR's cycles page: each action is confirmed with a ticked box, and the closing date of
-the open cycle is edited with a date that must fall after today and after the opening date.
-Every message names the field and the fix."""
+the open cycle is edited with a date that must fall after today and after the opening date
+(surveys.services.cycle_actions checks the same, for the API too). Every message names the field
+and the fix."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from surveys.models import Cycle
-
-DATE_HINT = "as YYYY-MM-DD, e.g. 2026-05-20"
+from surveys.services.cycle_actions import DATE_HINT, closing_date_problem
 
 
 class _ConfirmForm(forms.Form):
@@ -77,18 +77,25 @@ class ClosingDateForm(forms.Form):
 
     def clean_closes_on(self) -> dt.date:
         value: dt.date = self.cleaned_data["closes_on"]
-        if value <= self.today:
-            raise ValidationError(
-                f"The closing date must be after today ({self.today:%Y-%m-%d}); enter a later date, {DATE_HINT}."
-            )
-        if value <= self.cycle.opened_on:
-            raise ValidationError(
-                f"The closing date must be after the opening date ({self.cycle.opened_on:%Y-%m-%d}); "
-                "enter a later date."
-            )
+        problem = closing_date_problem(cycle=self.cycle, closes_on=value, today=self.today)
+        if problem is not None:
+            raise ValidationError(problem)
         return value
 
     def clean_confirm(self) -> bool:
         if not self.cleaned_data.get("confirm"):
             raise ValidationError("Tick the box to confirm changing the closing date, or leave it as it is.")
         return True
+
+
+class AggregationRetryForm(_ConfirmForm):
+    """Retry one closed cycle's failed aggregation. Each cycle's form has its own prefix, so the
+    page's several retry boxes have distinct ids."""
+
+    refusal = "Tick the box to confirm running the aggregation again, or leave it to the nightly run."
+
+    def __init__(self, *args: Any, cycle: Cycle, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", f"retry-{cycle.label}")
+        self.confirm_label = f"Yes, run the {cycle.label} aggregation again (and the later cycles' after it)."
+        self.cycle = cycle
+        super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""Programme pages: the cycle calendar and its actions (HR only)."""
+"""Programme pages: the cycle calendar and its actions, and the retry of a failed aggregation
+(HR only)."""
 
 from django.urls import URLPattern, URLResolver, path
 
@@ -10,4 +11,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("remind/", cycles_views.cycle_remind_view, name="cycle_remind"),
     path("close/", cycles_views.cycle_close_view, name="cycle_close"),
     path("closing-date/", cycles_views.cycle_closing_date_view, name="cycle_closing_date"),
+    path("<str:month>/retry/", cycles_views.cycle_aggregation_retry_view, name="cycle_aggregation_retry"),
 ]

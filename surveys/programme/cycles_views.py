@@ -1,14 +1,14 @@
-"""HR's cycles page (ANONYMITY R8, R10): the cycle calendar, and four actions on it.
+"""HR's cycles page (ANONYMITY R8, R10): the cycle calendar, the open cycle's live participation,
+each closed cycle's aggregation, and the actions on them.
 
-- ``cycles``: past cycles with their status, closing date and k; the open one; the next one the
-  schedule (Celery beat's "open-monthly-cycle") will open.
-- ``cycle_open``: open a cycle now (this month's, or next month's if this month already has one)
-  and e-mail everyone their link, through surveys.services.cycles.cycle_open.
-- ``cycle_remind``: e-mail a fresh link to everyone who has not answered, at most once a day
-  (a reminder voids the earlier link, and the opening day already had its invitation).
-- ``cycle_close``: close the open cycle now through surveys.closing.cycle_close (aggregation is
-  queued on commit by the cycle_closed signal).
-- ``cycle_closing_date``: move the open cycle's closing date (after today and the opening date).
+- ``cycles``: past cycles with their status, closing date, k and the state of their aggregation
+  (queued, running with its stage, done, failed with a retry, or stopped by the disclosure
+  checker); the open one with its live participation per unit (read through analytics.published:
+  percentages only where R4 and R5 allow, decided for the whole tree by the job); the next one
+  the schedule (Celery beat's "open-monthly-cycle") will open.
+- ``cycle_open``, ``cycle_remind``, ``cycle_close``, ``cycle_closing_date``: the actions of
+  surveys.services.cycle_actions (the cycles API calls the same services).
+- ``cycle_aggregation_retry``: queue a failed aggregation again (analytics.job.tasks).
 
 Each action is a POST whose confirm box must be ticked (else the page again, 400, nothing done),
 is idempotent (a repeat changes nothing and says so) and is audited with the HR person as actor.
@@ -23,46 +23,40 @@ from typing import Any
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from surveys.closing import cycle_close
-from surveys.models import AuditEvent, Cycle
+from analytics.job.tasks import AggregationRetryRefused, aggregation_retry
+from analytics.published import LEFT_OUT_TEXT, REFUSED_TEXT, aggregation_states, live_participation
+from surveys.models import Cycle
 from surveys.programme.access import hr_required
 from surveys.programme.cycles_forms import (
+    AggregationRetryForm,
     ClosingDateForm,
     CycleCloseForm,
     CycleOpenForm,
     CycleRemindForm,
 )
-from surveys.services.cycles import CycleError, cycle_open, month_start, open_cycle_get, reminders_send
+from surveys.services.cycle_actions import (
+    hr_closing_date_set,
+    hr_cycle_close,
+    hr_cycle_open,
+    hr_reminders_send,
+    open_target,
+    reminder_refusal,
+)
+from surveys.services.cycles import CycleError, month_start, open_cycle_get, parse_month
 
 TEMPLATE = "surveys/programme/cycles.html"
 BEAT_ENTRY = "open-monthly-cycle"
+PARTICIPATION_BEAT_ENTRY = "count-live-participation"
+PAST_CYCLES_SHOWN = 36
 
 
 def _actor(request: HttpRequest) -> str:
     return str(request.hr_person.email)  # type: ignore[attr-defined]
-
-
-def _audit(request: HttpRequest, action: str, **detail: object) -> None:
-    AuditEvent.objects.create(actor=_actor(request), action=action, detail=detail)
-
-
-def _next_month(month: dt.date) -> dt.date:
-    return (month_start(month) + dt.timedelta(days=32)).replace(day=1)
-
-
-def open_target(today: dt.date) -> tuple[dt.date, str]:
-    """The month "open now" opens: this month, unless it already has a cycle (then the next)."""
-    current = month_start(today)
-    if not Cycle.objects.filter(month=current).exists():
-        return current, f"this month's, {current:%Y-%m}"
-    following = _next_month(current)
-    return following, f"{following:%Y-%m}, because {current:%Y-%m} already has a cycle"
 
 
 def beat_next() -> dict[str, Any]:
@@ -99,16 +93,31 @@ def _page(request: HttpRequest, *, status: int = 200, errors_title: str = "", **
         "closing_form": closing_form,
     }
     error_form = next((form for form in bound.values() if isinstance(form, django_forms.Form) and form.errors), None)
+    past_cycles = list(Cycle.objects.exclude(status=Cycle.Status.OPEN).order_by("-month")[:PAST_CYCLES_SHOWN])
+    states = aggregation_states(cycles=past_cycles)
+    bound_retry: AggregationRetryForm | None = bound.get("retry_form")
+    past = [(cycle, states.get(cycle.pk)) for cycle in past_cycles]
+    retries = [
+        bound_retry
+        if bound_retry is not None and bound_retry.cycle.pk == cycle.pk
+        else AggregationRetryForm(cycle=cycle)
+        for cycle, state in past
+        if state is not None and state.retryable
+    ]
     context = {
         **forms,
         "today": today,
         "open_days": settings.PULSE_CYCLE_OPEN_DAYS,
         "open_cycle": open_cycle,
-        "past_cycles": list(Cycle.objects.exclude(status=Cycle.Status.OPEN).order_by("-month")[:36]),
+        "participation": live_participation(cycle=open_cycle) if open_cycle is not None else None,
+        "participation_scheduled": PARTICIPATION_BEAT_ENTRY in settings.CELERY_BEAT_SCHEDULE,
+        "left_out_text": LEFT_OUT_TEXT,
+        "past_cycles": [{"cycle": cycle, "aggregation": state} for cycle, state in past],
+        "retry_forms": retries,
         "open_target": target,
         "open_target_reason": target_reason,
         "beat": beat_next(),
-        "reminded_today": open_cycle is not None and _reminder_refusal(open_cycle, today) is not None,
+        "reminded_today": open_cycle is not None and reminder_refusal(open_cycle, today) is not None,
         "error_form": error_form,
         "errors_title": errors_title,
         "problem": bound.get("problem", ""),
@@ -128,47 +137,24 @@ def cycle_open_view(request: HttpRequest) -> HttpResponse:
     form = CycleOpenForm(request.POST)
     if not form.is_valid():
         return _page(request, status=400, errors_title="No cycle was opened", open_form=form)
-    today = timezone.localdate()
-    target, reason = open_target(today)
     try:
-        result = cycle_open(month=target, today=today, send_mail=True)
+        outcome = hr_cycle_open(actor=_actor(request), today=timezone.localdate())
     except CycleError as error:
         # E.g. a cycle is still open, or that month is closed: nothing was done.
         return _page(request, status=409, errors_title="No cycle was opened", problem=str(error))
-    label = result.cycle.label
-    _audit(
-        request,
-        "cycle_opened_by_hr",
-        cycle=label,
-        created=result.created,
-        links_mailed=len(result.links),
-    )
-    if result.created:
+    label = outcome.cycle.label
+    if outcome.created:
         messages.success(
             request,
-            f"The {label} cycle is open ({reason}) until {result.cycle.closes_on:%Y-%m-%d}; "
-            f"{len(result.links)} people were e-mailed their link.",
+            f"The {label} cycle is open ({outcome.reason}) until {outcome.cycle.closes_on:%Y-%m-%d}; "
+            f"{outcome.links_mailed} people were e-mailed their link.",
         )
     else:
         messages.info(
-            request, f"The {label} cycle was already open; {len(result.links)} people without a link were e-mailed one."
+            request,
+            f"The {label} cycle was already open; {outcome.links_mailed} people without a link were e-mailed one.",
         )
     return redirect("programme:cycles")
-
-
-def _reminder_refusal(cycle: Cycle, today: dt.date) -> str | None:
-    day = (today - cycle.opened_on).days
-    if day <= 0:
-        return (
-            f"The {cycle.label} cycle opened today and everyone was e-mailed their link; "
-            "send a reminder tomorrow at the earliest (at most one mail a day)."
-        )
-    if day in cycle.reminder_days_sent:
-        return (
-            f"A reminder for the {cycle.label} cycle already went out today; people get at most one a day. "
-            "Send the next one tomorrow at the earliest."
-        )
-    return None
 
 
 @hr_required
@@ -177,28 +163,10 @@ def cycle_remind_view(request: HttpRequest) -> HttpResponse:
     form = CycleRemindForm(request.POST)
     if not form.is_valid():
         return _page(request, status=400, errors_title="No reminder was sent", remind_form=form)
-    today = timezone.localdate()
-    with transaction.atomic():
-        # Claim today's reminder under the row lock, so two presses at once send one reminder.
-        cycle = Cycle.objects.select_for_update().filter(status=Cycle.Status.OPEN).first()
-        if cycle is None:
-            return _page(
-                request,
-                status=409,
-                errors_title="No reminder was sent",
-                problem="No cycle is open, so there is nobody to remind; open one first.",
-            )
-        refusal = _reminder_refusal(cycle, today)
-        if refusal is not None:
-            return _page(request, status=409, errors_title="No reminder was sent", problem=refusal)
-        day = (today - cycle.opened_on).days
-        cycle.reminder_days_sent = sorted({*cycle.reminder_days_sent, day})
-        cycle.save(update_fields=["reminder_days_sent"])
-    # force: today's day is already claimed above, and may not be one of the scheduled days.
-    reminders_send(today=today, force=True)
-    # No count: while the cycle is open the number reminded would give the exact number who
-    # answered, which is shown only as a rate where it reaches k (R4, R8).
-    _audit(request, "reminders_sent_by_hr", cycle=cycle.label, day=day)
+    try:
+        cycle = hr_reminders_send(actor=_actor(request), today=timezone.localdate())
+    except CycleError as error:
+        return _page(request, status=409, errors_title="No reminder was sent", problem=str(error))
     messages.success(
         request,
         f"Reminders for the {cycle.label} cycle went out to everyone who has not answered yet; "
@@ -213,18 +181,17 @@ def cycle_close_view(request: HttpRequest) -> HttpResponse:
     form = CycleCloseForm(request.POST)
     if not form.is_valid():
         return _page(request, status=400, errors_title="No cycle was closed", close_form=form)
-    cycle = open_cycle_get()
-    if cycle is None:
-        messages.info(request, "No cycle is open: nothing was closed.")
+    try:
+        outcome = hr_cycle_close(actor=_actor(request), today=timezone.localdate())
+    except CycleError as error:  # none open: a repeat of a close that already happened
+        messages.info(request, str(error))
         return redirect("programme:cycles")
-    result = cycle_close(cycle=cycle, today=timezone.localdate())
-    if not result.closed_now:
-        messages.info(request, f"The {cycle.label} cycle was already closed: nothing changed.")
+    if not outcome.closed_now:
+        messages.info(request, f"The {outcome.cycle.label} cycle was already closed: nothing changed.")
         return redirect("programme:cycles")
-    _audit(request, "cycle_closed_by_hr", cycle=result.cycle.label, teams=result.teams)
     messages.success(
         request,
-        f"The {result.cycle.label} cycle is closed. Its results are being computed and appear in the reports "
+        f"The {outcome.cycle.label} cycle is closed. Its results are being computed and appear in the reports "
         "once that is done.",
     )
     return redirect("programme:cycles")
@@ -246,26 +213,52 @@ def cycle_closing_date_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, status=400, errors_title="The closing date was not changed", closing_form=form)
     new = form.cleaned_data["closes_on"]
-    with transaction.atomic():
-        locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
-        if not locked.is_open:
-            return _page(
-                request,
-                status=409,
-                errors_title="The closing date was not changed",
-                problem=f"The {locked.label} cycle closed meanwhile; its closing date can no longer change.",
-            )
-        before = locked.closes_on
-        if before == new:
-            messages.info(request, f"The {locked.label} cycle already closes on {new:%Y-%m-%d}: nothing changed.")
-            return redirect("programme:cycles")
-        locked.closes_on = new
-        locked.save(update_fields=["closes_on"])
-        _audit(
-            request,
-            "cycle_closing_date_changed_by_hr",
-            cycle=locked.label,
-            **{"from": f"{before:%Y-%m-%d}", "to": f"{new:%Y-%m-%d}"},
+    try:
+        outcome = hr_closing_date_set(actor=_actor(request), cycle=cycle, closes_on=new, today=today)
+    except CycleError as error:  # it closed meanwhile
+        return _page(request, status=409, errors_title="The closing date was not changed", problem=str(error))
+    label = outcome.cycle.label
+    if not outcome.changed:
+        messages.info(request, f"The {label} cycle already closes on {new:%Y-%m-%d}: nothing changed.")
+    else:
+        messages.success(request, f"The {label} cycle now closes on {new:%Y-%m-%d} (it was {outcome.before:%Y-%m-%d}).")
+    return redirect("programme:cycles")
+
+
+def _closed_cycle_or_404(month: str) -> Cycle:
+    try:
+        first_day = parse_month(month)
+    except CycleError:
+        raise Http404("no such cycle") from None
+    cycle = Cycle.objects.filter(month=first_day, status=Cycle.Status.CLOSED).first()
+    if cycle is None:
+        raise Http404("no such cycle")
+    return cycle
+
+
+@hr_required
+@require_POST
+def cycle_aggregation_retry_view(request: HttpRequest, month: str) -> HttpResponse:
+    cycle = _closed_cycle_or_404(month)
+    state = aggregation_states(cycles=[cycle])[cycle.pk]
+    title = "Nothing was retried"
+    if state.refused:
+        return _page(request, status=409, errors_title=title, problem=f"The {cycle.label} aggregation: {REFUSED_TEXT}")
+    if not state.retryable:
+        # A repeat of a retry (now queued), or a run that is going or done: nothing to confirm.
+        messages.info(request, f"The {cycle.label} aggregation is {state.state}, not failed: nothing was retried.")
+        return redirect("programme:cycles")
+    form = AggregationRetryForm(request.POST, cycle=cycle)
+    if not form.is_valid():
+        return _page(request, status=400, errors_title=title, retry_form=form)
+    try:
+        outcome = aggregation_retry(cycle=cycle, actor=_actor(request))
+    except AggregationRetryRefused as error:  # the checker stopped it while this page was open
+        return _page(request, status=409, errors_title=title, problem=str(error))
+    if not outcome.retried:
+        messages.info(request, f"The {cycle.label} aggregation is {outcome.state}, not failed: nothing was retried.")
+    else:
+        messages.success(
+            request, f"The {cycle.label} aggregation is queued again; this page shows where it has got to."
         )
-    messages.success(request, f"The {locked.label} cycle now closes on {new:%Y-%m-%d} (it was {before:%Y-%m-%d}).")
     return redirect("programme:cycles")

@@ -1,4 +1,5 @@
-"""The programme's start page for HR: what can be run from here."""
+"""The programme's start page for HR: what can be run from here, the recent cycles, and the
+closed cycles whose comments are still in review (ANONYMITY R7), with their release dates."""
 
 from __future__ import annotations
 
@@ -12,4 +13,8 @@ from surveys.programme.access import hr_required
 @hr_required
 def programme_home(request: HttpRequest) -> HttpResponse:
     cycles = list(Cycle.objects.order_by("-month")[:12])
-    return render(request, "surveys/programme/home.html", {"cycles": cycles})
+    # Every cycle still in review, however old: one left unreleased must not drop off the page.
+    in_review = list(
+        Cycle.objects.filter(status=Cycle.Status.CLOSED, comments_released_at__isnull=True).order_by("month")
+    )
+    return render(request, "surveys/programme/home.html", {"cycles": cycles, "in_review": in_review})

@@ -10,7 +10,6 @@ dropped once applied.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from typing import Any
@@ -23,19 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from surveys.programme.access import hr_required
 from surveys.programme.roster_forms import ROSTER_MAX_LABEL, RosterUploadForm
-from surveys.roster import (
-    RosterErrors,
-    RosterReport,
-    RosterRow,
-    RosterStale,
-    roster_apply,
-    roster_fingerprint,
-    roster_import,
-    roster_parse,
-)
+from surveys.roster import RosterErrors, RosterReport, RosterRow, RosterStale, roster_parse
 from surveys.services.cycles import open_cycle_get
-
-logger = logging.getLogger(__name__)
+from surveys.services.roster_apply import roster_preview, roster_upload_apply
 
 SESSION_KEY = "programme_roster_preview"
 PREVIEW_TTL_SECONDS = 30 * 60
@@ -66,10 +55,8 @@ def _preview_page(
     request: HttpRequest, *, text: str, rows: list[RosterRow], deactivate_missing: bool, filename: str
 ) -> HttpResponse:
     """Dry-runs the import (rolled back, no mail) and keeps the text for the apply."""
-    fingerprint = roster_fingerprint()  # before the dry run: a change after it makes apply refuse
-    report = roster_import(
-        rows=rows, deactivate_missing=deactivate_missing, dry_run=True, invite=False, actor=_actor(request)
-    )
+    preview = roster_preview(rows=rows, deactivate_missing=deactivate_missing, actor=_actor(request))
+    report, fingerprint = preview.report, preview.fingerprint
     preview_id = secrets.token_urlsafe(24)
     request.session[SESSION_KEY] = {
         "id": preview_id,
@@ -159,7 +146,7 @@ def roster_apply_view(request: HttpRequest) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)  # used once, whatever happens next
     try:
         rows = roster_parse(stored["text"])
-        report = roster_apply(
+        applied = roster_upload_apply(
             rows=rows,
             deactivate_missing=bool(stored["deactivate_missing"]),
             fingerprint=str(stored["fingerprint"]),
@@ -170,18 +157,12 @@ def roster_apply_view(request: HttpRequest) -> HttpResponse:
         if isinstance(error, RosterErrors):
             refusal = f"Not applied: the roster changed since the preview and the file no longer passes: {error}"
         return _upload_page(request, RosterUploadForm(), status=409, refusal=refusal)
-    except OSError as error:  # the roster is committed; only the survey-link mails failed
-        logger.exception("roster applied, invitation mails failed")
-        messages.warning(
-            request,
-            f"The roster was applied, but the invitation e-mails to joiners could not be sent ({error}). "
-            "Check the mail settings; their invitations stay unmailed.",
-        )
-        return redirect("programme:roster")
-    messages.success(
-        request,
-        f"Roster applied from {stored['filename']}: {len(rows)} rows read: {report.people_created} created, "
-        f"{report.people_updated} updated ({report.people_moved} moved), {report.people_unchanged} unchanged, "
-        f"{report.people_deactivated} deactivated; {len(report.teams_created)} teams created.",
+    summary = (
+        f"{applied.rows} rows read: {applied.created} created, {applied.updated} updated ({applied.moved} moved), "
+        f"{applied.unchanged} unchanged, {applied.deactivated} deactivated; {applied.teams_created} teams created."
     )
+    if applied.mail_error is not None:  # the roster is committed; only the survey-link mails failed
+        messages.warning(request, f"{applied.mail_error} {summary}")
+    else:
+        messages.success(request, f"Roster applied from {stored['filename']}: {summary}")
     return redirect("programme:roster")

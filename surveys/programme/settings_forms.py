@@ -23,6 +23,7 @@ from surveys.services.thresholds import (
 )
 
 PILOT_MIN, PILOT_MAX = Decimal(1), Decimal(7)
+REVIEW_DAYS_MIN, REVIEW_DAYS_MAX = 0, 30  # Organisation.comment_review_days' range
 HOURLY_COST_MAX = Decimal("999999.99")  # the field's 8 digits, 2 of them decimals
 CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -30,6 +31,7 @@ CURRENCY = re.compile(r"[A-Z]{3}")
 ORGANISATION_FIELDS = (
     "anonymity_threshold",
     "comment_threshold",
+    "comment_review_days",
     "engineers_see_team_report",
     "hourly_cost",
     "currency",
@@ -44,7 +46,8 @@ def _audit_value(value: object) -> object:
 
 class OrganisationSettingsForm(forms.Form):
     """The organisation's defaults. They apply to cycles opened from now on: an open or closed
-    cycle keeps the values it froze when it opened (R3); raise those on the cycle's own page."""
+    cycle keeps the values it froze when it opened (R3); raise those on the cycle's own page. The
+    comment review days apply to cycles closed from now on (a close sets its release date)."""
 
     anonymity_threshold = forms.IntegerField(
         label="Anonymity threshold k for future cycles",
@@ -66,6 +69,23 @@ class OrganisationSettingsForm(forms.Form):
             "invalid": (
                 f"The comment threshold must be a whole number from {COMMENT_THRESHOLD_MIN} to "
                 f"{COMMENT_THRESHOLD_MAX}, such as 10."
+            ),
+        },
+    )
+    comment_review_days = forms.IntegerField(
+        label="Days to review comments after a cycle closes",
+        help_text=(
+            "A closed cycle's comments are released this many days after the close, unless you release them "
+            f"sooner on its comments page; 0 releases them at the close. From {REVIEW_DAYS_MIN} to "
+            f"{REVIEW_DAYS_MAX}. It applies to cycles that close from now on."
+        ),
+        error_messages={
+            "required": (
+                f"Enter the days to review comments: a whole number from {REVIEW_DAYS_MIN} to {REVIEW_DAYS_MAX}."
+            ),
+            "invalid": (
+                f"The days to review comments must be a whole number from {REVIEW_DAYS_MIN} to "
+                f"{REVIEW_DAYS_MAX}, such as 3."
             ),
         },
     )
@@ -124,6 +144,15 @@ class OrganisationSettingsForm(forms.Form):
             raise ValidationError(
                 f"The comment threshold must be between {COMMENT_THRESHOLD_MIN} and {COMMENT_THRESHOLD_MAX}; "
                 f"enter a value from {COMMENT_THRESHOLD_MIN} to {COMMENT_THRESHOLD_MAX}."
+            )
+        return value
+
+    def clean_comment_review_days(self) -> int:
+        value: int = self.cleaned_data["comment_review_days"]
+        if not REVIEW_DAYS_MIN <= value <= REVIEW_DAYS_MAX:
+            raise ValidationError(
+                f"The days to review comments must be between {REVIEW_DAYS_MIN} and {REVIEW_DAYS_MAX}; "
+                f"enter a value from {REVIEW_DAYS_MIN} to {REVIEW_DAYS_MAX}."
             )
         return value
 

@@ -1,8 +1,9 @@
 """HR's settings pages (ANONYMITY R3, R7, R10).
 
 - ``settings``: the organisation's defaults for cycles opened from now on (k, comment threshold,
-  Pilot cut-off), who sees team reports, and the hourly cost. Like the admin, the defaults may go
-  up or down within their ranges: they bind no cycle that has opened.
+  Pilot cut-off), the days HR has to review comments after a close (for cycles closed from now
+  on), who sees team reports, and the hourly cost. Like the admin, the defaults may go up or down
+  within their ranges: they bind no cycle that has opened (or, for the review days, closed).
 - ``cycle_thresholds``: one cycle's frozen k or comment threshold, raised (never lowered) through
   the services in surveys.services.thresholds, after a confirmation step.
 """
@@ -75,7 +76,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _cycle(month: str) -> Cycle:
+def cycle_for_month(month: str) -> Cycle:
+    """The cycle of a month label (YYYY-MM) in a programme page's URL; 404 for a malformed label
+    or a month without a cycle, alike."""
     year, _, number = month.partition("-")
     try:
         if len(year) != 4 or len(number) != 2:
@@ -102,7 +105,7 @@ def _forms(cycle: Cycle) -> dict[str, CycleKRaiseForm | CycleCommentThresholdRai
 def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
     """GET: the cycle's values and a form per threshold. POST step 1 (no ``step``): check the
     value and show the confirmation. POST step 2 (``step=confirm``, box ticked): raise it."""
-    cycle = _cycle(month)
+    cycle = cycle_for_month(month)
     forms = _forms(cycle)
     context: dict[str, object] = {"cycle": cycle, "r3_sentence": R3_SENTENCE}
     if request.method != "POST":

@@ -10,4 +10,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("surveys.programme.audit_urls")),
     path("settings/", include("surveys.programme.settings_urls")),
     path("cycles/", include("surveys.programme.cycles_urls")),
+    path("cycles/<str:month>/comments/", include("surveys.programme.comments_urls")),
 ]

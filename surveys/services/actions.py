@@ -9,6 +9,7 @@ loop); nobody else writes. Every change is audited (R10) with the unit's path, n
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
 CHECK_BACK_MONTHS_MIN, CHECK_BACK_MONTHS_MAX = 1, 6
 ACTION_METRICS = frozenset({*METRICS_BY_NAME, RESPONSES})
 PLAYBOOK_TITLES = frozenset(title for titles in PLAYBOOK.values() for title in titles)
+# A flag kind as the flags stage names them ("psych_safety_falling"); Action.flag_kind holds 48.
+FLAG_KIND = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 def month_add(month: dt.date, months: int) -> dt.date:
@@ -82,12 +85,22 @@ def _check_fields(
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     if creating or data.metric is not None:
-        if data.metric not in ACTION_METRICS:
+        if not data.metric:
+            errors["metric"] = "Choose the metric the action aims to move (one of the report's metrics)."
+        elif data.metric not in ACTION_METRICS:
             errors["metric"] = f"Unknown metric {data.metric!r}: choose one of the report's metrics."
         else:
             values["metric"] = data.metric
     if data.flag_kind is not None:
-        values["flag_kind"] = data.flag_kind.strip()[:48]
+        # Cut short it would silently name another flag (or none), so a wrong one is refused.
+        kind = data.flag_kind.strip()
+        if kind and not FLAG_KIND.match(kind):
+            errors["flag_kind"] = (
+                f"Unknown flag kind {kind!r}: use the kind of one of the unit's flags (e.g. psych_safety_falling), "
+                "or leave it empty for an action on a metric."
+            )
+        else:
+            values["flag_kind"] = kind
     if creating or data.title is not None:
         title = " ".join((data.title or "").split())
         if not title:
@@ -184,7 +197,10 @@ def action_update(*, actor: Person | None, action: Action, data: ActionInput) ->
     if not values:
         return action
     with transaction.atomic():
-        Action.objects.filter(pk=action.pk).update(**values)
+        # Only while still open: a close that won a race since ``action`` was read stays as it is.
+        updated = Action.objects.filter(pk=action.pk, status=Action.Status.OPEN).update(**values)
+        if not updated:
+            raise ValidationError({"status": "This action is closed; record a new one to try something else."})
         action.refresh_from_db()
         _audit(actor, "action_updated", action, fields=sorted(values))
     return action
@@ -206,6 +222,8 @@ def action_close(*, actor: Person | None, action: Action, outcome: str) -> Actio
         updated = Action.objects.filter(pk=action.pk, status=Action.Status.OPEN).update(
             status=Action.Status.CLOSED, outcome=text, closed_at=timezone.now()
         )
+        if not updated and not Action.objects.filter(pk=action.pk).exists():
+            raise ValidationError({"status": "This action was deleted in the meantime; there is nothing to close."})
         action.refresh_from_db()
         if updated:
             _audit(actor, "action_closed", action)
@@ -218,8 +236,12 @@ def action_delete(*, actor: Person | None, action: Action) -> None:
     if not action.is_open:
         raise ValidationError({"status": "A closed action is kept as the team's history and cannot be deleted."})
     with transaction.atomic():
+        # Only while still open: if it was closed since ``action`` was read, the error rolls the
+        # audit event back with it and the closed action stays as history.
+        deleted, _ = Action.objects.filter(pk=action.pk, status=Action.Status.OPEN).delete()
+        if not deleted:
+            raise ValidationError({"status": "A closed action is kept as the team's history and cannot be deleted."})
         _audit(actor, "action_deleted", action)
-        action.delete()
 
 
 def _audit(actor: Person | None, kind: str, action: Action, **extra: Any) -> None:
@@ -229,11 +251,58 @@ def _audit(actor: Person | None, kind: str, action: Action, **extra: Any) -> Non
 
 
 def open_action_titles(*, team_ids: Iterable[object], limit: int = 3) -> list[str]:
-    """Titles of the open actions on the given units, newest first: what the team's managers are
-    trying, for the invitation e-mail and the survey's first page."""
+    """Titles of the open actions on the given units, newest first, each title once: what the
+    team's managers are trying, for the invitation e-mail and the survey's first page."""
     ids: list[Any] = list(team_ids)
-    titles = Action.objects.filter(unit_id__in=ids, status=Action.Status.OPEN).values_list("title", flat=True)
-    return list(titles[:limit])
+    titles = Action.objects.filter(unit_id__in=ids, status=Action.Status.OPEN).order_by("-created_at", "pk")
+    return _distinct(titles.values_list("title", flat=True), limit)
+
+
+def open_action_titles_by_team(*, team_ids: Iterable[object], limit: int = 3) -> dict[str, list[str]]:
+    """For each given team (by id, as a string): :func:`open_action_titles` of the team and the
+    units above it. One query per level of the tree above the teams, then one for the open
+    actions, however many teams: a batch of invitations costs the same as one, and nothing reads
+    the whole roster (a survey page asks this for its one team)."""
+    asked = {str(team_id) for team_id in team_ids}
+    parent_of: dict[str, str | None] = {}
+    frontier = set(asked)
+    while frontier:
+        level = Team.objects.filter(pk__in=sorted(frontier)).values_list("pk", "parent_id")
+        parent_of.update((str(pk), str(parent) if parent else None) for pk, parent in level)
+        frontier = {parent for pk in frontier if (parent := parent_of.get(pk)) and parent not in parent_of}
+    lineages: dict[str, list[str]] = {}
+    for team_id in asked:
+        chain: list[str] = []
+        node: str | None = team_id if team_id in parent_of else None
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = parent_of.get(node)
+        lineages[team_id] = chain
+    units = {unit for chain in lineages.values() for unit in chain}
+    if not units:
+        return {team_id: [] for team_id in lineages}
+    open_actions = (
+        Action.objects.filter(unit_id__in=sorted(units), status=Action.Status.OPEN)
+        .order_by("-created_at", "pk")
+        .values_list("unit_id", "title")
+    )
+    newest_first = [(str(unit_id), title) for unit_id, title in open_actions]
+    titles: dict[str, list[str]] = {}
+    for team_id, chain in lineages.items():
+        own = set(chain)
+        titles[team_id] = _distinct((title for unit_id, title in newest_first if unit_id in own), limit)
+    return titles
+
+
+def _distinct(titles: Iterable[str], limit: int) -> list[str]:
+    # Two units (a team and its department) may try the same suggestion: it is said once.
+    out: list[str] = []
+    for title in titles:
+        if title not in out:
+            out.append(title)
+            if len(out) == limit:
+                break
+    return out
 
 
 def team_and_ancestor_ids(team: Team) -> list[object]:

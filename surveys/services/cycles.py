@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -15,6 +16,11 @@ from django.utils import timezone
 from surveys.emails import SurveyMail, survey_mails_send
 from surveys.models import Cycle, InstrumentVersion, Invitation, Organisation, Person
 from surveys.models.cycles import token_digest
+
+# The analytics app counts the open cycle's live participation (every ten minutes, and once right
+# after a cycle opens). Named, not imported, as the beat schedule names tasks: the survey core
+# does not import analytics (surveys/signals.py).
+PARTICIPATION_COUNT_TASK = "analytics.job.tasks.participation_count_task"
 
 # Mails go out in batches; each batch's new tokens are committed only if its mails were
 # accepted, so a mail-server failure never leaves someone with a link that does not work.
@@ -97,12 +103,19 @@ def cycle_open(
                     )
             except IntegrityError as error:  # a concurrent run opened it first
                 raise CycleError(f"The {month:%Y-%m} cycle was opened by another run just now.") from error
+            # robust: the cycle is open either way; a broker that is down only delays the first
+            # count to the next scheduled one.
+            transaction.on_commit(_participation_count_queue, robust=True)
         else:
             cycle = existing
         invitations_create_missing(cycle=cycle)
     unmailed = Invitation.objects.filter(cycle=cycle, status=Invitation.Status.PENDING, mailed=False)
     links = links_issue(cycle=cycle, invitations=unmailed, kind="invitation", send_mail=send_mail)
     return CycleOpenResult(cycle=cycle, created=created, links=links)
+
+
+def _participation_count_queue() -> None:
+    current_app.tasks[PARTICIPATION_COUNT_TASK].delay()
 
 
 def invitations_create_missing(*, cycle: Cycle) -> int:

@@ -186,7 +186,7 @@ def test_a_missing_folder_names_out(tmp_path, aggregated):
     with pytest.raises(CommandError, match=r"The folder .*missing does not exist; create it or choose another --out"):
         call_command("export_aggregates", "--format", "csv", "--out", str(out), stdout=StringIO())
     assert list(tmp_path.iterdir()) == []
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(action="aggregates_exported").exists()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
@@ -203,7 +203,7 @@ def test_a_writer_failing_half_way_leaves_no_partial_file_and_no_audit(tmp_path,
         call_command("export_aggregates", "--format", fmt, "--out", str(existing), stdout=StringIO())
     assert [p.name for p in tmp_path.iterdir()] == [existing.name]
     assert existing.read_bytes() == b"last month's export"  # the previous file is untouched
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(action="aggregates_exported").exists()
 
 
 # --- the flags table -----------------------------------------------------------------------------

@@ -27,13 +27,23 @@ def test_sign_in_with_email_and_password(client):
 
 
 def test_response_rate_is_hidden_until_k_people_have_answered(client):
+    """The open cycle's rate is the organisation's stored live participation (decided with R4 and
+    R5 on answered counts, counted on a schedule), not a count of the invitation log per request."""
+    from analytics.job.participation import participation_count
+    from analytics.published.rates import NOT_COUNTED_TEXT
+
     team_with_people("Core", 8)
     viewer = PersonFactory(email="viewer@example.com", role="hr")
     links = cycle_open(send_mail=False).links
     client.force_login(viewer.user)
+    assert NOT_COUNTED_TEXT in client.get(reverse("pulse_status")).content.decode()  # before the first count
+    participation_count()
     assert "hidden to protect anonymity" in client.get(reverse("pulse_status")).content.decode()
     for link in links[:5]:
         response_submit(token=link.token, raw_answers=FULL_ANSWERS)
+    # Until the next count the page shows the stored figure, the same one HR's cycles page shows.
+    assert "hidden to protect anonymity" in client.get(reverse("pulse_status")).content.decode()
+    participation_count()
     body = client.get(reverse("pulse_status")).content.decode()
     assert "56%" in body  # 5 of the 9 invited (8 engineers and the viewer)
 

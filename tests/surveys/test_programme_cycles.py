@@ -1,5 +1,7 @@
 """HR's cycles page: the calendar, and opening, reminding, closing and moving the closing date,
-each behind a ticked confirmation, idempotent and audited (ANONYMITY R8, R10)."""
+each behind a ticked confirmation, idempotent and audited (ANONYMITY R8, R10); the open cycle's
+live participation (R4, R5 through the door) and each closed cycle's aggregation, with a retry
+for a failed one."""
 
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def test_the_urls_are_named():
         ("cycle_closing_date", "closing-date/"),
     ):
         assert reverse(f"programme:{name}") == URL + tail
+    assert reverse("programme:cycle_aggregation_retry", args=["2026-04"]) == URL + "2026-04/retry/"
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
@@ -352,3 +355,127 @@ def test_audit_details_never_name_people(hr_client, open_cycle):
 
 def test_the_page_itself_takes_no_post(hr_client):
     assert hr_client.post(URL, {}).status_code == 405
+
+
+# --- live participation -----------------------------------------------------------------------
+
+
+def test_the_open_cycle_shows_live_percentages_and_the_hidden_text(hr_client, team):
+    from analytics.job.participation import participation_count
+    from analytics.published import HIDDEN_TEXT, LEFT_OUT_TEXT
+    from surveys.models import Team
+    from surveys.submission import response_submit
+    from tests.surveys.helpers import FULL_ANSWERS
+
+    small = team_with_people("Small", 3)
+    opened = timezone.localdate() - dt.timedelta(days=1)
+    result = cycle_open(month=month_start(opened), today=opened, send_mail=False)
+    mail.outbox.clear()
+    page = hr_client.get(URL).content.decode()
+    assert "Not counted yet" in page  # opened, but the count has not run
+    core_tokens = [link.token for link in result.links if link.person_email.startswith("core-")]
+    for token in core_tokens[:5]:
+        response_submit(token=token, raw_answers=FULL_ANSWERS)
+    participation_count()
+    response = hr_client.get(URL)
+    html = response.content.decode()
+    assert LEFT_OUT_TEXT in html
+    assert '<table class="data-table">' in html and "Live participation in the" in html
+    assert '<th scope="row">Core</th><td>6</td><td>83%</td>' in html  # 5 of 6
+    assert f'<th scope="row">{small.name}</th><td>3</td><td>{HIDDEN_TEXT}</td>' in html  # 0 < k
+    units = response.context["participation"].units
+    assert [unit.path for unit in units][1:] == sorted(team.path for team in Team.objects.all())
+
+
+# --- the aggregation jobs ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def closed(team) -> Cycle:
+    past = cycle_open(month=dt.date(2020, 4, 1), today=dt.date(2020, 4, 1), send_mail=False).cycle
+    return cycle_close(cycle=past, today=dt.date(2020, 4, 15)).cycle
+
+
+def retry_url(cycle: Cycle) -> str:
+    return reverse("programme:cycle_aggregation_retry", args=[cycle.label])
+
+
+@pytest.mark.parametrize(
+    ("state", "stage", "error", "shown"),
+    [
+        ("queued", "", "", "Queued: the results are computed next"),
+        ("running", "flags", "", "Running: flags (since"),
+        ("done", "", "", "Done: the results are published"),
+        ("failed", "", "OperationalError", "Failed (OperationalError) on"),
+        ("refused", "", "", "Stopped by the disclosure checker: nothing was published. It is not retried; "
+                            "an operator must look at the job&#x27;s log."),
+    ],
+)  # fmt: skip
+def test_each_closed_cycle_shows_its_aggregation_state(hr_client, closed, state, stage, error, shown):
+    from analytics.job.run import run_state_set
+
+    run_state_set(closed, state, stage=stage, error=error)
+    html = hr_client.get(URL).content.decode()
+    assert '<th scope="col">Results</th>' in html
+    assert shown in html
+    # Only a failed run has a retry button (a refused one would stop again).
+    assert (retry_url(closed) in html) == (state == "failed")
+    assert ("Retry 2020-04</button>" in html) == (state == "failed")
+
+
+def test_a_failed_aggregation_is_retried_once_confirmed_and_audited(
+    hr_client, closed, monkeypatch, django_capture_on_commit_callbacks
+):
+    from analytics.job.run import run_state_set
+    from analytics.models import AggregationRun
+
+    run_state_set(closed, "failed", error="OperationalError")
+    queued: list[object] = []
+    monkeypatch.setattr(job_tasks.aggregate_cycle_task, "delay", lambda *args: queued.append(args))
+    unconfirmed = hr_client.post(retry_url(closed), {})
+    assert unconfirmed.status_code == 400
+    assert 'href="#id_retry-2020-04-confirm"' in unconfirmed.content.decode()
+    assert AggregationRun.objects.get(cycle=closed).state == "failed" and queued == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hr_client.post(retry_url(closed), {"retry-2020-04-confirm": "on"}, follow=True)
+    assert response.status_code == 200
+    assert "The 2020-04 aggregation is queued again" in response.content.decode()
+    assert queued == [(closed.pk, [])]
+    assert AggregationRun.objects.get(cycle=closed).state == "queued"
+    [event] = events("aggregation_retried_by_hr")
+    assert (event.actor, event.detail) == (HR_EMAIL, {"cycle": "2020-04"})
+    again = hr_client.post(retry_url(closed), {"retry-2020-04-confirm": "on"}, follow=True)
+    assert "is queued, not failed: nothing was retried" in again.content.decode()
+    assert len(queued) == 1 and len(events("aggregation_retried_by_hr")) == 1
+
+
+def test_a_refused_aggregation_is_not_retried_from_the_page(hr_client, closed, monkeypatch):
+    from analytics.job.run import run_state_set
+
+    run_state_set(closed, "refused")
+    queued: list[object] = []
+    monkeypatch.setattr(job_tasks.aggregate_cycle_task, "delay", lambda *args: queued.append(args))
+    response = hr_client.post(retry_url(closed), {"retry-2020-04-confirm": "on"})
+    assert response.status_code == 409
+    assert "It is not retried; an operator must look at the job" in response.content.decode()
+    assert queued == [] and events("aggregation_retried_by_hr") == []
+
+
+def test_retry_of_no_such_closed_cycle_is_404(hr_client, closed, open_cycle):
+    assert hr_client.post(reverse("programme:cycle_aggregation_retry", args=["2031-01"])).status_code == 404
+    assert hr_client.post(reverse("programme:cycle_aggregation_retry", args=["April"])).status_code == 404
+    assert hr_client.post(retry_url(open_cycle), {"retry-confirm": "on"}).status_code == 404  # still open
+
+
+@pytest.mark.parametrize("role", ["engineer", "manager"])
+def test_non_hr_cannot_retry(client, closed, role):
+    from analytics.job.run import run_state_set
+
+    run_state_set(closed, "failed", error="OperationalError")
+    client.force_login(PersonFactory(role=role).user)
+    assert client.post(retry_url(closed), {"retry-2020-04-confirm": "on"}).status_code == 404
+    assert events("aggregation_retried_by_hr") == []
+
+
+def test_retry_is_post_only(hr_client, closed):
+    assert hr_client.get(retry_url(closed)).status_code == 405

@@ -62,6 +62,7 @@ def organisation_data(**overrides: str) -> dict[str, str]:
     data = {
         "anonymity_threshold": "5",
         "comment_threshold": "10",
+        "comment_review_days": "3",
         "engineers_see_team_report": "on",
         "hourly_cost": "75.00",
         "currency": "EUR",
@@ -76,6 +77,7 @@ def organisation_values() -> dict[str, object]:
     return {
         "anonymity_threshold": organisation.anonymity_threshold,
         "comment_threshold": organisation.comment_threshold,
+        "comment_review_days": organisation.comment_review_days,
         "engineers_see_team_report": organisation.engineers_see_team_report,
         "hourly_cost": organisation.hourly_cost,
         "currency": organisation.currency,

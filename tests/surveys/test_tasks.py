@@ -20,7 +20,7 @@ from tests.surveys.helpers import team_with_people
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_beat_runs_open_remind_close_aggregate_and_expire_exports_on_a_schedule():
+def test_beat_runs_every_programme_job_on_a_schedule():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks == {
         "surveys.tasks.open_cycle_task",
@@ -28,6 +28,8 @@ def test_beat_runs_open_remind_close_aggregate_and_expire_exports_on_a_schedule(
         "surveys.tasks.close_due_cycles_task",
         "analytics.job.tasks.aggregate_nightly_task",
         "analytics.exports.tasks.export_jobs_expire_task",
+        "analytics.job.tasks.participation_count_task",
+        "surveys.tasks.comments_release_due_task",
     }
     assert all(entry["options"]["expires"] > 0 for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
