@@ -104,8 +104,8 @@ def _invitation_log_reduce(cycle: Cycle) -> int:
         "team_id", "status", "token_hash"
     ):
         hashes.append(token_hash)
-        if status == Invitation.Status.VOID:
-            continue
+        # A leaver's void invitation stays among the invited, as in live participation: leaving
+        # mid-cycle must not change a count by whether they had answered.
         counts[team_id][0] += 1
         if status == Invitation.Status.ANSWERED:
             counts[team_id][1] += 1

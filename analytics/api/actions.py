@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,6 +44,7 @@ from analytics.api.actions_serializers import (
     ActionUpdateInput,
     FieldErrorsOutput,
 )
+from analytics.api.field_errors import FieldErrors, field_messages, fields_in_order, request_fields
 from analytics.api.params import BadParameter, query_read, unit_parse
 from analytics.api.serializers import ErrorOutput
 from analytics.published import aggregated_cycles, unit_flags, unit_lineage
@@ -57,7 +58,7 @@ from surveys.services.actions import (
     action_update,
     actions_visible_to,
     manageable_unit_ids,
-    team_and_ancestor_ids,
+    readable_action_unit_ids,
 )
 
 ACTION_NOT_FOUND = "id: no action with this id that you may see; list yours with GET /api/v1/actions/."
@@ -79,56 +80,9 @@ FIXED_FIELDS = {
 NO_PERSON = 0
 
 
-class _FieldErrors(Exception):
-    """A 400 with every field's message. Answered by the view: the exception handler would
-    flatten ``errors`` into the message alone."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = dict(errors)
-
-    def response(self) -> Response:
-        detail = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
-        return Response({"detail": detail, "errors": self.errors}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def _messages(errors: Mapping[str, Any]) -> dict[str, str]:
-    """A serializer's or a ValidationError's errors as one message per field."""
-    out: dict[str, str] = {}
-    for field, messages in errors.items():
-        listed = messages if isinstance(messages, list | tuple) else [messages]
-        out[str(field)] = " ".join(str(message) for message in listed)
-    return out
-
-
-def _body(request: Request, allowed: tuple[str, ...], fixed: Mapping[str, str] | None = None) -> Mapping[str, Any]:
-    """The request's fields; a field not ``allowed`` is refused with the fix (``fixed``: fields
-    that exist but cannot be set here)."""
-    try:
-        data = request.data
-    except ParseError as error:
-        raise _FieldErrors({"body": f"{error.detail}; send a JSON object of fields."}) from None
-    if not isinstance(data, Mapping):
-        raise _FieldErrors({"body": "send a JSON object of fields."})
-    accepted = ", ".join(allowed) if allowed else "no fields"
-    errors = {
-        str(name): (fixed or {}).get(str(name), f"unknown field; this endpoint accepts {accepted}.")
-        for name in data
-        if name not in allowed
-    }
-    if errors:
-        raise _FieldErrors(errors)
-    return data
-
-
 def _readable_unit_ids(viewer: Viewer) -> set[str] | None:
-    """Units whose actions the viewer may read (``actions_visible_to``'s rule); None: every one."""
-    if viewer.is_hr:
-        return None
-    person = viewer.person
-    if person is None:
-        return set()
-    return manageable_unit_ids(person) | {str(pk) for pk in team_and_ancestor_ids(person.team)}
+    """Units whose actions the viewer may read (the service's one rule); None: every one."""
+    return readable_action_unit_ids(person=viewer.person, is_hr=viewer.is_hr)
 
 
 def _unit_readable_or_404(viewer: Viewer, unit_id: str) -> Team:
@@ -275,7 +229,7 @@ def _service_call(call: Any) -> Any:
         return call()
     except ValidationError as error:
         messages = error.message_dict if hasattr(error, "error_dict") else {"action": error.messages}
-        raise _FieldErrors(_messages(messages)) from None
+        raise FieldErrors(field_messages(messages)) from None
     except PermissionError as error:
         raise PermissionDenied(f"action: {error}.") from None
 
@@ -345,15 +299,15 @@ class ActionsView(APIView):
     def post(self, request: Request) -> Response:
         try:
             return self._create(request)
-        except _FieldErrors as errors:
+        except FieldErrors as errors:
             return errors.response()
 
     def _create(self, request: Request) -> Response:
         viewer = viewer_for(request.user)
-        checked = ActionCreateInput(data=_body(request, CREATE_FIELDS))
-        errors = {} if checked.is_valid() else _messages(checked.errors)
+        checked = ActionCreateInput(data=request_fields(request, CREATE_FIELDS))
+        errors = {} if checked.is_valid() else field_messages(checked.errors)
         if "unit" in errors:  # no unit to decide who may act on: nothing else can be told yet
-            raise _FieldErrors(errors)
+            raise FieldErrors(errors)
         fields, given = checked.fields, checked.initial_data
         # Who may act comes before what is wrong with the rest: a caller who may not record on the
         # unit learns nothing more from the other fields.
@@ -372,7 +326,7 @@ class ActionsView(APIView):
             if flag_error is not None:
                 errors["flag_kind"] = flag_error
         if errors or cycle is None:
-            raise _FieldErrors(_in_order(errors, CREATE_FIELDS))
+            raise FieldErrors(fields_in_order(errors, CREATE_FIELDS))
         values = checked.validated_data
         data = ActionInput(
             metric=values["metric"],
@@ -383,12 +337,6 @@ class ActionsView(APIView):
         )
         action = _service_call(lambda: action_create(actor=viewer.person, unit=unit, started_cycle=cycle, data=data))
         return _one(action, viewer=viewer, code=status.HTTP_201_CREATED)
-
-
-def _in_order(errors: Mapping[str, str], order: tuple[str, ...]) -> dict[str, str]:
-    """Field errors in the order the fields are documented (then any other, by name)."""
-    rank = {name: index for index, name in enumerate(order)}
-    return {name: errors[name] for name in sorted(errors, key=lambda name: (rank.get(name, len(order)), name))}
 
 
 class ActionView(APIView):
@@ -417,19 +365,19 @@ class ActionView(APIView):
         paths = _team_paths()
         manageable = _require_change(viewer, action, paths)
         try:
-            checked = ActionUpdateInput(data=_body(request, UPDATABLE, FIXED_FIELDS))
+            checked = ActionUpdateInput(data=request_fields(request, UPDATABLE, FIXED_FIELDS))
             if not checked.is_valid():
-                raise _FieldErrors(_in_order(_messages(checked.errors), UPDATABLE))
+                raise FieldErrors(fields_in_order(field_messages(checked.errors), UPDATABLE))
             values = checked.validated_data
             if not values:
-                raise _FieldErrors({"body": f"nothing to change; give at least one of {', '.join(UPDATABLE)}."})
+                raise FieldErrors({"body": f"nothing to change; give at least one of {', '.join(UPDATABLE)}."})
             data = ActionInput(
                 title=values.get("title"),
                 owner_id=_owner_id(values["owner"]) if "owner" in values else None,
                 check_back_month=values.get("check_back_month"),
             )
             updated = _service_call(lambda: action_update(actor=viewer.person, action=action, data=data))
-        except _FieldErrors as errors:
+        except FieldErrors as errors:
             return errors.response()
         return _one(updated, viewer=viewer, manageable=manageable)
 
@@ -451,7 +399,7 @@ class ActionView(APIView):
         _require_change(viewer, action, _team_paths())
         try:
             _service_call(lambda: action_delete(actor=viewer.person, action=action))
-        except _FieldErrors as errors:
+        except FieldErrors as errors:
             return errors.response()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -476,11 +424,11 @@ class ActionCloseView(APIView):
         action = _action_or_404(viewer, action_id)
         manageable = _require_change(viewer, action, _team_paths())
         try:
-            checked = ActionCloseInput(data=_body(request, ("outcome",), FIXED_FIELDS))
+            checked = ActionCloseInput(data=request_fields(request, ("outcome",), FIXED_FIELDS))
             if not checked.is_valid():
-                raise _FieldErrors(_messages(checked.errors))
+                raise FieldErrors(field_messages(checked.errors))
             outcome = checked.validated_data.get("outcome", "")
             closed = _service_call(lambda: action_close(actor=viewer.person, action=action, outcome=outcome))
-        except _FieldErrors as errors:
+        except FieldErrors as errors:
             return errors.response()
         return _one(closed, viewer=viewer, manageable=manageable)

@@ -31,8 +31,8 @@ from analytics.api.errors import NOT_AN_ENDPOINT
 from analytics.api.params import BadParameter, query_read
 from analytics.api.serializers import LEVELS, ErrorOutput
 from analytics.published import (
+    COUNTING_TEXT,
     HIDDEN_TEXT,
-    LEFT_OUT_TEXT,
     AggregationState,
     LiveParticipationRecord,
     aggregation_states,
@@ -97,7 +97,9 @@ class LiveUnitOutput(serializers.Serializer[Any]):
     path = serializers.CharField()
     level = serializers.ChoiceField(choices=LEVELS)
     depth = serializers.IntegerField(help_text="0 for the organisation.")
-    invited = serializers.IntegerField(help_text="People invited on the unit's teams (not on inner units).")
+    invited = serializers.IntegerField(
+        help_text="People invited on the unit and below it this cycle, leavers included."
+    )
     response_rate = serializers.IntegerField(
         source="percent", allow_null=True, help_text="Percent answered so far; null where hidden."
     )
@@ -110,11 +112,11 @@ class LiveUnitOutput(serializers.Serializer[Any]):
 class LiveParticipationOutput(serializers.Serializer[LiveParticipationRecord]):
     computed_at = serializers.DateTimeField(help_text="When the job counted it (every ten minutes).")
     k = serializers.IntegerField(help_text="The threshold the figures were decided with.")
-    left_out = serializers.SerializerMethodField(help_text="Who is not in the live figures, and why.")
+    counting = serializers.SerializerMethodField(help_text="How the live figures count people, and why.")
     units = LiveUnitOutput(many=True, help_text="Organisation first, then by path.")
 
-    def get_left_out(self, record: LiveParticipationRecord) -> str:
-        return LEFT_OUT_TEXT
+    def get_counting(self, record: LiveParticipationRecord) -> str:
+        return COUNTING_TEXT
 
 
 class CalendarCycleOutput(serializers.Serializer[Any]):

@@ -80,6 +80,7 @@ def cells_compute(
         rolled=rolled,
         scoring=scoring,
         k=k,
+        invited=_direct_counts(tree, dict(invited)),
     )
     frames = [_metric_cells(spec, rolled, tree, publication, hourly_cost) for spec in METRICS]
     frames.append(pd.DataFrame(_response_rate_cells(tree, publication.respondents, invited), columns=CELL_COLUMNS))

@@ -6,22 +6,25 @@ Pure: counts in, decisions out, no Django. The job (analytics.job.participation)
 invitation log, calls :func:`live_participation` for the whole tree and stores what it returns;
 pages read the stored figures through analytics.published (R6).
 
-Two choices make the figures safe while people are still answering:
+Live figures are published again every ten minutes, and the cycle's own figures at close, so a
+viewer can subtract one snapshot from another, or from the closed cycle. Three choices keep
+every such difference about a group of at least k people, never about one person:
 
-* **Counted where invited.** Every invitation counts for the team it was issued on, whatever
-  happens later: a leaver's void invitation stays in ``invited``, a mover's stays with the old
-  team. So only an answer or a joiner changes a count; a move or a leave never shows whether the
-  person had answered.
-* **Nobody on an inner unit.** People sitting directly on a unit with sub-teams (a department
-  head; the organisation root) are left out of every figure: of their unit and of every unit
-  above it. Any figure that included them, next to its children's, would show by subtraction
-  whether they had answered, and a suppression pattern decided on answered counts would flip
-  when they did. The closed cycle's response rates, decided once by the aggregation job, include
-  them.
-
-Publication is :func:`analytics.core.disclosure.decide_publication` on the answered counts of
-the leaf teams (inner units contribute 0), with the cycle's k: a unit shows a percentage only
-where it is published. ``invited`` is a head count from the roster and is kept for every unit.
+* **Counted where invited.** Every invitation counts for the team it was issued on, for the
+  whole cycle and at close: a leaver's void invitation stays among the invited, a mover's stays
+  with the old team. Only an answer or a joiner changes a count.
+* **The same people as at close.** Everyone counts where they sit, people directly on a unit
+  with sub-teams (a department head) included, exactly as the closed cycle counts them.
+* **Structure from head counts.** Which units may show a figure at all is decided by R4 and R5
+  on the *invited* counts (roster facts, which answering never changes): a department head alone
+  on Engineering makes Engineering's smallest team hidden for the whole cycle, whether or not
+  the head answers. Within that structure R4 and R5 apply to the answered counts
+  (:func:`analytics.core.disclosure.decide_population`), so a unit shows a rate only from k
+  answers, and any region a subtraction isolates holds 0 or at least k answers, drawn from at
+  least k invited people. When answers arrive, a figure can appear or another be hidden, but
+  only because a group of at least k invited people changed. The aggregation job decides the
+  closed cycle inside the same structure (analytics.core.publication), so the last snapshot and
+  the closed figures cut the tree the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic
 
-from analytics.core.disclosure import decide_publication
+from analytics.core.disclosure import decide_population, decide_publication
 from analytics.core.tree import UnitId, UnitTree
 
 __all__ = ["LiveFigure", "live_participation"]
@@ -62,21 +65,17 @@ def live_participation(
     """Live participation of every unit of ``tree``, in sorted unit order.
 
     ``invited`` and ``answered`` are counts per unit the invitations count for (their team when
-    issued), void invitations included in ``invited``. Counts on units with children are dropped
-    (see the module docstring). Raises ``ValueError`` for an unknown unit, a count that is not a
-    non-negative int, or more answered than invited on a unit.
+    issued, direct members of inner units included), void invitations included in ``invited``.
+    Raises ``ValueError`` for an unknown unit, a count that is not a non-negative int, or more
+    answered than invited on a unit.
     """
-    # Validated (unknown units, negative or non-int counts) before anything is dropped.
-    tree.subtree_totals(invited)
-    tree.subtree_totals(answered)
+    invited_totals = tree.subtree_totals(invited)
+    answered_totals = tree.subtree_totals(answered)
     for unit, count in answered.items():
         if count > invited.get(unit, 0):
             raise ValueError(f"answered[{unit!r}] = {count!r} is more than the {invited.get(unit, 0)} invited there")
-    on_leaves_invited = {unit: count for unit, count in invited.items() if not tree.children[unit]}
-    on_leaves_answered = {unit: count for unit, count in answered.items() if not tree.children[unit]}
-    invited_totals = tree.subtree_totals(on_leaves_invited)
-    answered_totals = tree.subtree_totals(on_leaves_answered)
-    decisions = decide_publication(tree, on_leaves_answered, k=k)
+    structure = decide_publication(tree, invited, k=k)
+    decisions = decide_population(tree, answered, structure, k=k)
     figures: dict[UnitId, LiveFigure[UnitId]] = {}
     for unit, decision in decisions.items():
         if decision.published:

@@ -71,13 +71,29 @@ def publication_decide(
     rolled: pd.DataFrame,
     scoring: Scoring,
     k: int,
+    invited: Mapping[str, int] | None = None,
 ) -> Publication:
     """Decisions for every metric of the catalogue.
 
     ``respondents``: respondents sitting directly on each unit; ``direct_n[variable]``: the same
-    for each variable's own answers; ``rolled``: every unit's (variable, n|sum|sumsq) sums.
+    for each variable's own answers; ``rolled``: every unit's (variable, n|sum|sumsq) sums;
+    ``invited``: people invited directly on each unit, void invitations included.
+
+    With ``invited``, the respondents are decided inside the structure R4 and R5 give the invited
+    head counts (analytics.core.participation decides the live figures inside the same one): a
+    unit hidden on head counts is hidden whoever answered. Without it, a department head alone on
+    Engineering would hide Engineering's smallest team exactly when the head answered, which
+    shows whether they did; and the closed figures could cut the tree differently from the last
+    live snapshot, so that one minus the other isolates someone.
     """
-    on_respondents = decide_publication(tree, respondents, k=k)
+    if not invited:
+        on_respondents = decide_publication(tree, respondents, k=k)
+    else:
+        # Nobody answers without an invitation; a count that says otherwise (a tally from before
+        # voids were counted) is raised to the respondents, so structure never hides more than it must.
+        heads = {unit: max(int(invited.get(unit, 0)), int(count)) for unit, count in respondents.items()}
+        structure = decide_publication(tree, heads, k=k)
+        on_respondents = decide_population(tree, respondents, structure, k=k)
     variables = {
         variable: decide_population(tree, counts, on_respondents, k=k) for variable, counts in direct_n.items()
     }

@@ -4,9 +4,12 @@ released, for every reader, and HR's review list of a closed cycle's listed comm
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+
+from django.utils import timezone
 
 from analytics.models import AggregationStage, ItemDistribution, ReleasedComment, UnitSnapshot
 from analytics.published.cells import unit_id_parse
@@ -102,6 +105,19 @@ def listed_comments(*, cycle: Cycle, unit_ids: Collection[uuid.UUID | str]) -> l
     )
     listed = sorted(rows, key=lambda row: (paths.get(row[0], ""), str(row[0]), row[1]))
     return [PublishedComment(served.label, str(unit), paths.get(unit, ""), text) for unit, _, text in listed]
+
+
+def comments_listed_on(*, cycle: Cycle) -> dt.date | None:
+    """The day the job last finished listing the cycle's comments under its current thresholds
+    (served cycles only); None while they are not listed. The review window runs from then."""
+    if door_state().served_cycle(cycle.pk) is None:
+        return None
+    finished = (
+        AggregationStage.objects.filter(cycle_id=cycle.pk, stage=COMMENTS_STAGE, state=AggregationStage.State.DONE)
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    return timezone.localtime(finished).date() if finished is not None else None
 
 
 def comments_in_review(*, cycle: Cycle) -> CommentsInReview:

@@ -16,11 +16,11 @@ from analytics.core.tree import ORGANISATION_UNIT_ID
 from analytics.models import LiveParticipation
 from surveys.models import Cycle
 
-#: The page's one sentence on who is left out of the live figures (decision 2).
-LEFT_OUT_TEXT = (
-    "People who sit directly on a department or on the organisation itself (a department head, say) "
-    "are left out of these live figures until the cycle closes, when its published response rates "
-    "include them: counted now, they would show by subtraction whether they had answered."
+#: The page's sentence on how the live figures count people (docs/decisions.md 54-56).
+COUNTING_TEXT = (
+    "Everyone counts for the team they were invited on, for the whole cycle (leavers and movers "
+    "included), and which units may show a figure is decided from head counts, so that neither "
+    "answering, moving nor leaving can show by subtraction whether someone answered."
 )
 
 _FIELDS = ("unit_id", "parent_id", "path", "level", "depth", "invited", "published", "percent", "computed_at", "k")
@@ -36,7 +36,7 @@ class LiveUnitRate:
     path: str
     level: str
     depth: int  # 0 for the organisation
-    invited: int  # a head count from the roster; people on inner units are not in it
+    invited: int  # a head count from the roster: everyone invited on the unit's subtree, leavers included
     percent: int | None
     text: str  # "56%" or HIDDEN_TEXT
 

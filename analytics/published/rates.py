@@ -4,8 +4,8 @@ A closed cycle's rate is its organisation-level response-rate cell as the aggreg
 published it (R4, R6: a percentage only where the job found n >= k); a closed cycle not (yet)
 aggregated under its current k shows none. An open cycle's rate is the organisation's row of
 its stored live participation (analytics.published.participation), the same figure HR's cycles
-page shows: decided for the whole tree by R4 and R5 on answered counts, without the people who
-sit on inner units (R8 lets reports show a response rate while a cycle is open).
+page shows: decided for the whole tree by R4 and R5 on answered counts, inside the structure the
+head counts give (R8 lets reports show a response rate while a cycle is open).
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ through the door; nothing here reads the database. The rules:
   for the t intervals of small cells the recovered error is a little large as well).
 - A hidden cell is never used: if the unit's figure in either month is hidden (or not there), the
   check-back says there are not enough published results, and shows no number.
-- The wording never says the action worked: actions follow low scores, which tend to rise again on
-  their own (regression to the mean), so the caveat is always said beside a figure. An interval
+- The wording never says the action worked: actions follow unusual results (a low safety score, a
+  rise in workslop), which tend to move back toward usual on their own (regression to the mean),
+  so the caveat is always said beside a figure. The interval is symmetric around the change, as
+  recovered from each month's interval; for a proportion's Wilson interval or a geometric mean's,
+  which are not symmetric, it is an approximation. An interval
   that includes zero is "no clear change yet", a valid result.
 """
 
@@ -32,8 +35,8 @@ Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 NOT_ENOUGH = "Not enough published results to check back yet"
 CAVEAT = (
-    "Actions follow low scores, and low scores tend to rise again on their own, so this does not show "
-    "what the action did."
+    "Actions follow unusual results, and unusual results tend to move back toward usual on their own, "
+    "so this does not show what the action did."
 )
 METHOD = (
     "Change = the published value at the check-back minus the published value when the action started. "

@@ -75,11 +75,11 @@ class Invitation(models.Model):
 
     cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="invitations")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="invitations")
-    # The team the answers will count for; kept in step with the roster while the cycle is open.
+    # The team the answers count for: the person's team when the invitation was issued, for the
+    # whole cycle (a mover's answers stay with the old team; see invitations_follow_roster).
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
-    # The team the invitation counts for in live participation until close: the team when it was
-    # issued, never moved. A mover's pending invitation follows them (``team``) but their
-    # participation stays with the old team, so the move cannot show whether they had answered.
+    # What live participation counts by: equal to ``team`` now that a mover's invitation stays
+    # where it was issued (docs/decisions.md 64).
     counted_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     # SHA-256 of the current one-time token; a reminder or "resend my link" replaces it.
     token_hash = models.CharField(max_length=64, unique=True)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from analytics.job.tasks import AggregationRetryRefused, aggregation_retry
-from analytics.published import LEFT_OUT_TEXT, REFUSED_TEXT, aggregation_states, live_participation
+from analytics.published import COUNTING_TEXT, REFUSED_TEXT, aggregation_states, live_participation
 from surveys.models import Cycle
 from surveys.programme.access import hr_required
 from surveys.programme.cycles_forms import (
@@ -111,7 +111,7 @@ def _page(request: HttpRequest, *, status: int = 200, errors_title: str = "", **
         "open_cycle": open_cycle,
         "participation": live_participation(cycle=open_cycle) if open_cycle is not None else None,
         "participation_scheduled": PARTICIPATION_BEAT_ENTRY in settings.CELERY_BEAT_SCHEDULE,
-        "left_out_text": LEFT_OUT_TEXT,
+        "counting_text": COUNTING_TEXT,
         "past_cycles": [{"cycle": cycle, "aggregation": state} for cycle, state in past],
         "retry_forms": retries,
         "open_target": target,

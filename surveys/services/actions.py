@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analytics.core.catalogue import METRICS_BY_NAME, RESPONSES
 from analytics.flags.playbook import PLAYBOOK
-from surveys.models import Action, AuditEvent, Cycle, Person, Role, Team
+from surveys.models import Action, AuditEvent, Cycle, Organisation, Person, Role, Team
 from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
 
 # An action is checked back on one to six months after the results that prompted it: sooner
@@ -316,13 +316,23 @@ def team_and_ancestor_ids(team: Team) -> list[object]:
     return ids
 
 
-def actions_visible_to(*, person: Person | None, is_hr: bool) -> Any:
-    """The actions a viewer may read: HR every one; a manager those on units they manage and
-    below; everyone on the roster those on their own team and the units above it."""
-    query = Action.objects.select_related("unit", "owner", "started_cycle")
+def readable_action_unit_ids(*, person: Person | None, is_hr: bool) -> set[str] | None:
+    """Units whose actions a viewer may read in full (see :func:`actions_visible_to`); None: every one."""
     if is_hr:
-        return query
+        return None
     if person is None or not person.is_active:
-        return query.none()
-    allowed: set[Any] = manageable_unit_ids(person) | {str(pk) for pk in team_and_ancestor_ids(person.team)}
-    return query.filter(unit_id__in=allowed)
+        return set()
+    allowed = manageable_unit_ids(person)
+    if Organisation.current().engineers_see_team_report:
+        allowed |= {str(pk) for pk in team_and_ancestor_ids(person.team)}
+    return allowed
+
+
+def actions_visible_to(*, person: Person | None, is_hr: bool) -> Any:
+    """The actions a viewer may read in full: HR every one; a manager those on units they manage
+    and below; everyone on the roster those on their own team and the units above it, when the
+    organisation lets engineers see their team's report (an action names the metric and the flag
+    it answers, which are results). Otherwise a team hears only the titles, in its invitations."""
+    query = Action.objects.select_related("unit", "owner", "started_cycle")
+    allowed: set[Any] | None = readable_action_unit_ids(person=person, is_hr=is_hr)
+    return query if allowed is None else query.filter(unit_id__in=allowed)

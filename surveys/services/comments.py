@@ -65,14 +65,26 @@ def comments_release_now(*, cycle: Cycle, actor: str) -> CommentsRelease:
 
 
 def comments_release_due(*, today: dt.date | None = None) -> list[Cycle]:
-    """Releases the comments of every closed cycle whose release date has come (the daily task);
-    returns the cycles released now, oldest first. A second run the same day releases nothing."""
+    """Releases the comments of every closed cycle whose review window has ended (the daily task);
+    returns the cycles released now, oldest first. A second run the same day releases nothing.
+
+    The window is the organisation's review days, counted from the later of the close and the day
+    the job listed the comments (a run that was queued, failed or retried for days must not
+    release comments HR never had the chance to read); nothing is released before it is listed."""
+    from analytics.published import comments_listed_on  # late: analytics imports surveys' models
+
     today = today or timezone.localdate()
     due = Cycle.objects.filter(
         status=Cycle.Status.CLOSED, comments_released_at__isnull=True, comments_release_on__lte=today
     ).order_by("month")
     released = []
     for cycle in due:
+        listed_on = comments_listed_on(cycle=cycle)
+        if listed_on is None or cycle.comments_release_on is None:
+            continue
+        window = cycle.comments_release_on - (cycle.closed_on or cycle.comments_release_on)
+        if max(cycle.comments_release_on, listed_on + window) > today:
+            continue
         result = comments_release_now(cycle=cycle, actor=SCHEDULE_ACTOR)
         if result.released_now:  # HR may have released it between the query and the lock
             released.append(result.cycle)

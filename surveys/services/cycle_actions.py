@@ -127,7 +127,16 @@ def hr_reminders_send(*, actor: str, today: dt.date) -> Cycle:
         cycle.reminder_days_sent = sorted({*cycle.reminder_days_sent, day})
         cycle.save(update_fields=["reminder_days_sent"])
     # force: today's day is already claimed above, and may not be one of the scheduled days.
-    reminders_send(today=today, force=True)
+    try:
+        reminders_send(today=today, force=True)
+    except Exception:
+        # The mail server refused: give the day back, so HR can try again today rather than
+        # tomorrow (people whose mail did go out may then get a second one; better than none).
+        with transaction.atomic():
+            locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
+            locked.reminder_days_sent = [sent for sent in locked.reminder_days_sent if sent != day]
+            locked.save(update_fields=["reminder_days_sent"])
+        raise
     # No count: while the cycle is open the number reminded would give the exact number who
     # answered, which is shown only as a rate where it reaches k (R4, R8).
     _audit(actor, "reminders_sent_by_hr", cycle=cycle.label, day=day)

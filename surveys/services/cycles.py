@@ -202,17 +202,18 @@ def link_resend(*, email: str) -> None:
 
 
 def invitations_follow_roster(*, people: Sequence[Person]) -> None:
-    """Keeps the open cycle's pending invitations in step with roster changes: a mover's answers
-    count for their new team, a leaver's link stops working, a joiner is invited."""
+    """Keeps the open cycle's invitations in step with roster changes: a leaver's link stops
+    working, a joiner is invited. A mover's invitation stays with the team it was issued on, and
+    so do their answers, for the whole cycle: moving its pending invitations, and not its answered
+    ones, would change both teams' counts by whether the mover had answered."""
     cycle = open_cycle_get()
     if cycle is None:
         return
     for person in people:
-        pending = Invitation.objects.filter(cycle=cycle, person=person, status=Invitation.Status.PENDING)
-        if person.is_active:
-            pending.exclude(team_id=person.team_id).update(team_id=person.team_id)
-        else:
-            pending.update(status=Invitation.Status.VOID)
+        if not person.is_active:
+            Invitation.objects.filter(cycle=cycle, person=person, status=Invitation.Status.PENDING).update(
+                status=Invitation.Status.VOID
+            )
     invitations_create_missing(cycle=cycle)
     joiners = Invitation.objects.filter(cycle=cycle, status=Invitation.Status.PENDING, mailed=False)
     links_issue(cycle=cycle, invitations=joiners, kind="invitation")

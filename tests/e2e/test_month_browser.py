@@ -185,7 +185,7 @@ def test_a_whole_month_from_an_action_to_its_check_back(demo, live_server, repor
         has_text=f"the {latest.label} results"
     )
     expect(item).to_contain_text(re.compile(r"No clear change yet|Higher by|Lower by"))
-    expect(item).to_contain_text("tend to rise again on their own")
+    expect(item).to_contain_text("tend to move back toward usual on their own")
     expect(item).not_to_contain_text("it worked")
     check_page(page, "report with the check-back")
     click_and_wait(page, item.get_by_role("link", name=re.compile("Close with an outcome")))

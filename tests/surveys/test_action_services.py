@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics.flags.playbook import PLAYBOOK
 from surveys.closing import cycle_close
-from surveys.models import Action, AuditEvent, Role, Team
+from surveys.models import Action, AuditEvent, Organisation, Role, Team
 from surveys.services.actions import (
     ActionInput,
     action_close,
@@ -337,6 +337,13 @@ def test_who_reads_which_actions(world):
     assert seen(world.engineer) == {on_alpha, on_eng}  # their team and the units above it
     assert seen(world.other_manager) == {on_design}
     assert seen(None) == set()
+    # An organisation that hides team reports from engineers hides the actions too (they name the
+    # metric and the flag); the team still hears the titles in its invitations.
+    Organisation.objects.update(engineers_see_team_report=False)
+    assert seen(world.engineer) == set()
+    assert seen(world.manager) == {on_alpha, on_eng, on_beta}
+    assert open_action_titles(team_ids=[world.alpha.pk]) == [on_alpha.title]
+    Organisation.objects.update(engineers_see_team_report=True)
     world.engineer.is_active = False
     assert seen(world.engineer) == set()
 

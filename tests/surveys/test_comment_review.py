@@ -484,3 +484,20 @@ def test_bad_review_days_are_refused_naming_the_field_and_nothing_is_saved(hr_cl
     organisation = Organisation.current()
     assert (organisation.comment_review_days, organisation.anonymity_threshold) == (3, 5)
     assert not AuditEvent.objects.exists()
+
+
+def test_a_late_listing_starts_the_window_then_and_nothing_unlisted_is_released(reviewed, monkeypatch):
+    """A job queued or failing past the release date must not release comments HR never saw."""
+    from analytics.models import AggregationStage
+
+    cycle = reviewed.cycle
+    late = timezone.now() + dt.timedelta(days=5)
+    AggregationStage.objects.filter(cycle=cycle, stage="comments").update(finished_at=late)
+    listed_on = timezone.localtime(late).date()
+    assert comments_release_due(today=cycle.comments_release_on) == []  # listed after the release date
+    assert comments_release_due(today=listed_on + dt.timedelta(days=2)) == []
+    assert comments_release_due(today=listed_on + dt.timedelta(days=3)) == [cycle]
+    # Not listed at all (the comments stage undone): never released by the schedule.
+    AggregationStage.objects.filter(cycle=cycle, stage="comments").delete()
+    Cycle.objects.filter(pk=cycle.pk).update(comments_released_at=None)
+    assert comments_release_due(today=listed_on + dt.timedelta(days=30)) == []

@@ -101,7 +101,7 @@ def test_upload_preview_apply_happy_path(hr_client, mailoutbox):
     invitations = {i.person.email: i for i in Invitation.objects.filter(cycle=cycle).select_related("team", "person")}
     assert invitations["new@example.com"].status == Invitation.Status.PENDING  # joiner invited
     assert invitations["di@example.com"].status == Invitation.Status.VOID  # leaver's link stops
-    assert invitations["ana@example.com"].team.path == "Engineering/Platform/Edge"
+    assert invitations["ana@example.com"].team.path == "Engineering/Platform/Core"  # invited there (decision 64)
     survey_mails = [m.to for m in mailoutbox if "new@example.com" in m.to or "head@example.com" in m.to]
     assert sorted(survey_mails) == [["head@example.com"], ["new@example.com"]]
     follow = hr_client.get(done["Location"])

@@ -151,7 +151,7 @@ def test_a_clear_rise_says_higher_never_that_it_worked_and_always_carries_the_ca
         "; the organisation moved by -0.10 (95% interval -0.24 to +0.04) over the same months."
     )
     assert result.caveat == CAVEAT
-    assert "low scores tend to rise again on their own" in result.caveat
+    assert "unusual results tend to move back toward usual on their own" in result.caveat
     assert not CLAIMS.search(result.sentence + result.caveat)
 
 
