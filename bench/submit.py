@@ -1,10 +1,14 @@
-"""Benchmark: how fast one-time-link submissions are stored, and closing the cycle after them.
+"""Benchmark: the submit service alone, one process, and closing the cycle after it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pilotpulse_bench python bench/submit.py --people 2000
 
 Builds a throwaway organisation in its own test database (created and dropped here), opens a
 cycle, submits every link through the real submit service (token lock, validation, response,
 answers, comment), then closes the cycle (the R1 rewrite). Prints figures; asserts nothing.
+
+Its "per second" is the service called in a loop on one connection: no HTTP, no server, no
+concurrency. What a site takes at once is bench/load_submit.py (gunicorn, concurrent clients,
+against a floor measured in the same run).
 """
 
 from __future__ import annotations

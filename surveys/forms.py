@@ -91,6 +91,14 @@ def raw_answers_from_post(post: QueryDict, instrument: Instrument) -> dict[str, 
     return raw
 
 
+def posted_answers(post: QueryDict) -> dict[str, list[str]]:
+    """Every posted field with all its values, for the submit service, before any instrument is
+    known: the service's one locked lookup names the version, and `Instrument.clean` then reads
+    only the items' own keys (a single-answer item takes the last value, as `QueryDict.get`
+    does), so the final POST needs no read of its own first."""
+    return {key: post.getlist(key) for key in post}
+
+
 def survey_page_build(
     *,
     instrument: Instrument,

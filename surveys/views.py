@@ -12,12 +12,19 @@ from django.views.decorators.http import require_http_methods
 
 from analytics.published import response_rates
 from surveys.emails import trying_sentence
-from surveys.forms import FIRST_STEP, first_step_with_error, raw_answers_from_post, survey_page_build
+from surveys.forms import (
+    FIRST_STEP,
+    first_step_with_error,
+    posted_answers,
+    raw_answers_from_post,
+    survey_page_build,
+)
 from surveys.instrument import AnswerErrors
 from surveys.models import Cycle, Invitation, Organisation
 from surveys.ratelimit import failed_attempt_register
 from surveys.selectors import (
     LinkState,
+    instrument_for_version,
     invitation_for_token,
     person_for_user,
     survey_link_state,
@@ -53,11 +60,31 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     engineer who answers must look like anyone else): the templates show no account navigation,
     and CSRF protection is off because a forged cross-site post would need the one-time token
     in the URL, which is the secret CSRF protection stands in for elsewhere."""
+    action = request.POST.get("action", "next") if request.method == "POST" else None
+    if action is None or action in ("next", "back"):
+        return _survey_page(request, token, action)
+    # The final step goes straight to the service: its one locked lookup checks the link and
+    # names the instrument, so a valid submission reads nothing here first. Only a refused or
+    # invalid one comes back for a page.
+    try:
+        response_submit(token=token, raw_answers=posted_answers(request.POST))
+    except AnswerErrors as errors:
+        return _survey_page(request, token, action, errors=errors.errors)
+    except SubmissionRefused as refused:
+        return _link_page(request, refused.state)
+    return redirect("survey_thanks")
+
+
+@sensitive_variables("token", "raw")
+def _survey_page(
+    request: HttpRequest, token: str, action: str | None, errors: dict[str, str] | None = None
+) -> HttpResponse:
+    """The form page for a GET, a step change, or a final POST the service found invalid."""
     invitation = invitation_for_token(token=token)
     state = survey_link_state(token=token, invitation=invitation)
     if invitation is None or state is not LinkState.OPEN:
         return _link_page(request, state)
-    instrument = invitation.cycle.instrument_version.instrument
+    instrument = instrument_for_version(version_id=invitation.cycle.instrument_version_id)
     is_manager = invitation.person.is_manager
 
     def page(
@@ -74,24 +101,16 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
 
     if request.method == "GET":
         return page(FIRST_STEP, {})
-
     raw = raw_answers_from_post(request.POST, instrument)
-    action = request.POST.get("action", "next")
+    if errors is not None:
+        return page(first_step_with_error(instrument, errors), raw, errors, status=400)
     if action == "back":
         return page(FIRST_STEP, raw)
-    if action == "next":
-        try:
-            instrument.clean(raw, is_manager=is_manager, steps=[FIRST_STEP])
-        except AnswerErrors as errors:
-            return page(FIRST_STEP, raw, errors.errors, status=400)
-        return page(FIRST_STEP + 1, raw)
     try:
-        response_submit(token=token, raw_answers=raw)
-    except AnswerErrors as errors:
-        return page(first_step_with_error(instrument, errors.errors), raw, errors.errors, status=400)
-    except SubmissionRefused as refused:
-        return _link_page(request, refused.state)
-    return redirect("survey_thanks")
+        instrument.clean(raw, is_manager=is_manager, steps=[FIRST_STEP])
+    except AnswerErrors as step_errors:
+        return page(FIRST_STEP, raw, step_errors.errors, status=400)
+    return page(FIRST_STEP + 1, raw)
 
 
 def survey_thanks(request: HttpRequest) -> HttpResponse:
