@@ -10,3 +10,5 @@ app.autodiscover_tasks()
 # The analytics tasks live with what they run (analytics/job/tasks.py, analytics/reports/tasks.py,
 # analytics/exports/tasks.py), not in analytics/tasks.py.
 app.autodiscover_tasks(["analytics.job", "analytics.reports", "analytics.exports"])
+# The worker's and beat's heartbeats (signals and heartbeat_task) live in config/heartbeat.py.
+app.autodiscover_tasks(["config"], related_name="heartbeat")

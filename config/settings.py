@@ -10,6 +10,7 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +51,14 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set in production (PULSE_PRODUCTION=1).")
     # Only for a local clone: the demo and tests run without configuration.
     SECRET_KEY = "insecure-local-development-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105  # nosec B105
+# Rotation (docs/security.md): the new key in SECRET_KEY, the old ones here, comma-separated, for
+# as long as what they signed should keep working (sessions: PULSE_SESSION_HOURS; password-reset
+# links: PASSWORD_RESET_TIMEOUT). Django signs with SECRET_KEY and also accepts these.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Seeds the released comments' shuffle (analytics/job/comments.py), apart from SECRET_KEY so that
+# rotating the secret does not reorder comments already released when a cycle is re-aggregated.
+# Set it once (to the current SECRET_KEY before the first rotation) and never change it.
+PULSE_SHUFFLE_KEY = env.str("PULSE_SHUFFLE_KEY", default="") or SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -68,6 +77,8 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Content-Security-Policy header (django-csp); policy below.
+    "csp",
     "surveys",
     # The anonymous side (responses, answers, comments) is an app of its own so that an
     # import-linter contract can name the only modules allowed to touch it (ANONYMITY R6).
@@ -79,6 +90,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # A lost database connection is a 503 page that says nothing was stored, not a 500 (after the
+    # CSP middleware, so the page carries the header).
+    "config.db_unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +125,11 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Persistent connections in every deployment: opening one per request was most of a survey
+# submission's time (bench/load_submit.py). The health check replaces a connection the server
+# dropped (a restart, an idle timeout) at the start of the next request instead of failing it.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -126,6 +145,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Django's ModelBackend behind the login throttle (config/login_throttle.py): every password
+# sign-in, the admin's included, counts failures per account and per client.
+AUTHENTICATION_BACKENDS = ["config.login_throttle.ThrottledModelBackend"]
+PULSE_LOGIN_ACCOUNT_LIMIT = env.int("PULSE_LOGIN_ACCOUNT_LIMIT", default=5)
+PULSE_LOGIN_CLIENT_LIMIT = env.int("PULSE_LOGIN_CLIENT_LIMIT", default=20)
+PULSE_LOGIN_WINDOW_SECONDS = env.int("PULSE_LOGIN_WINDOW_SECONDS", default=900)
+if min(PULSE_LOGIN_ACCOUNT_LIMIT, PULSE_LOGIN_CLIENT_LIMIT, PULSE_LOGIN_WINDOW_SECONDS) < 1:
+    raise ImproperlyConfigured(
+        "PULSE_LOGIN_ACCOUNT_LIMIT, PULSE_LOGIN_CLIENT_LIMIT and PULSE_LOGIN_WINDOW_SECONDS must be 1 or more."
+    )
+
+# A sign-in lasts at most PULSE_SESSION_HOURS (default 8, a working day) from the session's last
+# change, and its cookie ends with the browser.
+PULSE_SESSION_HOURS = env.int("PULSE_SESSION_HOURS", default=8)
+if PULSE_SESSION_HOURS < 1:
+    raise ImproperlyConfigured("PULSE_SESSION_HOURS must be a whole number of hours, 1 or more.")
+SESSION_COOKIE_AGE = PULSE_SESSION_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -176,6 +214,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Survey links carry a token in their path: send only the origin as Referer, never the path.
 # ("no-referrer" would make browsers send Origin: null on form posts, which fails CSRF.)
 SECURE_REFERRER_POLICY = "strict-origin"
+# Content-Security-Policy (django-csp): everything from this origin, no inline script or style
+# except an element carrying the response's nonce (Swagger UI's page at /api/docs/ is the only
+# template that uses one: templates/drf_spectacular/swagger_ui.html). data: images for the blank
+# favicon and Swagger UI's icons. No plugins, no <base>, no framing, forms post here only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
 if PULSE_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
@@ -188,6 +244,8 @@ if PULSE_PRODUCTION:
         # organisation's call, not ours. Opt in with SECURE_HSTS_PRELOAD=1.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Lets a load balancer probe /healthz/ over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
 
 # Number of reverse proxies in front of the app; the client address for rate limiting is read
 # from X-Forwarded-For only when this is above zero (otherwise the header could be forged).
@@ -195,6 +253,8 @@ PULSE_TRUSTED_PROXIES = env.int("PULSE_TRUSTED_PROXIES", default=0)
 # Invalid survey-link attempts allowed per client per window (ANONYMITY R2).
 PULSE_INVALID_TOKEN_LIMIT = env.int("PULSE_INVALID_TOKEN_LIMIT", default=20)
 PULSE_INVALID_TOKEN_WINDOW_SECONDS = env.int("PULSE_INVALID_TOKEN_WINDOW_SECONDS", default=900)
+# Invalid API bearer tokens allowed per client per that window (config/api_auth.py).
+PULSE_INVALID_API_TOKEN_LIMIT = env.int("PULSE_INVALID_API_TOKEN_LIMIT", default=20)
 
 # Programme schedule: a cycle stays open this many days, reminders go out on these days after
 # opening, to those who have not answered yet.
@@ -213,9 +273,28 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task results live in Redis for an hour at most: the aggregation's fan-out passes per-team sums
 # through them (its chord body also deletes them once merged).
 CELERY_RESULT_EXPIRES = 3600
+# With Redis down, queueing a task must fail in about a second (closing a cycle, or HR's page,
+# then carries on and the nightly run catches up), not retry the result backend for 20 s.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+}
 
 # The whole beat schedule in one place. Each job is idempotent, so running it twice (or on a
 # late beat) acts once; `expires` drops a run that waited in the queue past the next one.
+# Whole months a closed cycle's raw answers are kept after its month; then purged, aggregates kept
+# (docs/operations.md, "Retention of raw answers"). 0 keeps them forever.
+PULSE_RETENTION_MONTHS = env.int("PULSE_RETENTION_MONTHS", default=24)
+if PULSE_RETENTION_MONTHS < 0:
+    raise ImproperlyConfigured("PULSE_RETENTION_MONTHS must be 0 (keep forever) or a whole number of months.")
+# Worker and beat heartbeats (config/heartbeat.py): how often beat sends heartbeat_task, and the age
+# past which /healthz/worker/ and /healthz/beat/ answer 503.
+PULSE_HEARTBEAT_SECONDS = env.int("PULSE_HEARTBEAT_SECONDS", default=60)
+PULSE_HEARTBEAT_STALE_SECONDS = env.int("PULSE_HEARTBEAT_STALE_SECONDS", default=600)
+if PULSE_HEARTBEAT_SECONDS < 10 or PULSE_HEARTBEAT_STALE_SECONDS <= PULSE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "PULSE_HEARTBEAT_SECONDS must be 10 or more, and PULSE_HEARTBEAT_STALE_SECONDS above it."
+    )
+
 CELERY_BEAT_SCHEDULE = {
     "open-monthly-cycle": {
         "task": "surveys.tasks.open_cycle_task",
@@ -245,6 +324,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.job.tasks.participation_count_task",
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 9 * 60},
+    },
+    # Purges the raw answers of closed cycles past PULSE_RETENTION_MONTHS (a no-op at 0).
+    "purge-old-answers": {
+        "task": "analytics.job.tasks.answers_purge_task",
+        "schedule": env_crontab("PULSE_RETENTION_CRON", "45 3 * * *"),
+        "options": {"expires": 12 * 3600},
+    },
+    # The worker's and beat's heartbeats for the health endpoints; a missed one is dropped, not queued up.
+    "heartbeat": {
+        "task": "config.heartbeat.heartbeat_task",
+        "schedule": float(PULSE_HEARTBEAT_SECONDS),
+        "options": {"expires": max(PULSE_HEARTBEAT_SECONDS - 5, 5)},
     },
     # Releases the comments of closed cycles whose review window ends today (ANONYMITY R7).
     "release-due-comments": {
@@ -279,7 +370,9 @@ if PULSE_EXPORT_TTL_HOURS < 1:
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's TokenAuthentication behind a per-client limit on invalid tokens.
+        "config.api_auth.ThrottledTokenAuthentication",
+        # Session auth enforces CSRF on unsafe methods; token requests carry no cookie.
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -288,10 +381,14 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": None,
 }
 
-# API tokens (django-rest-knox): stored as a SHA-512 digest only, shown once, expiring after 90
-# days; a person may hold ten at a time (made and revoked on /api/tokens/).
+# API tokens (django-rest-knox): stored as a plain SHA-512 digest only (no SECRET_KEY involved:
+# rotation leaves tokens valid), shown once, expiring after PULSE_API_TOKEN_TTL_DAYS (default 90);
+# a person may hold ten at a time (made and revoked on /api/tokens/).
+PULSE_API_TOKEN_TTL_DAYS = env.int("PULSE_API_TOKEN_TTL_DAYS", default=90)
+if PULSE_API_TOKEN_TTL_DAYS < 1:
+    raise ImproperlyConfigured("PULSE_API_TOKEN_TTL_DAYS must be a whole number of days, 1 or more.")
 REST_KNOX = {
-    "TOKEN_TTL": dt.timedelta(days=90),
+    "TOKEN_TTL": dt.timedelta(days=PULSE_API_TOKEN_TTL_DAYS),
     "TOKEN_LIMIT_PER_USER": 10,  # nosec B105 - a count of tokens, not a password
     "AUTO_REFRESH": False,
 }

@@ -8,6 +8,7 @@ from surveys.services.accounts import RosterPasswordResetForm
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz/", include("config.health_urls")),
     path("", include("surveys.urls")),
     path("", include("analytics.reports.urls")),
     path("exports/", include("analytics.exports.urls")),

@@ -732,6 +732,11 @@ ROUTES: tuple[Route, ...] = (
             Case("no such cycle", row(404, anonymous=LOGIN), method="post", kwargs={"month": "2031-01"}),
         ),
     ),
+    # --- health (config/health_urls.py): for probes, no sign-in; the same JSON for everyone ------
+    # 200 while healthy (tests run eagerly: worker and beat report "eager"); 503 JSON when not.
+    Route("health:web", "healthz/", (Case("web", row(200)), Case("post", row(405), method="post"))),
+    Route("health:worker", "healthz/worker/", (Case("worker heartbeat", row(200)),)),
+    Route("health:beat", "healthz/beat/", (Case("beat heartbeat", row(200)),)),
     # --- the admin: staff only ------------------------------------------------------------------
     # Only its index and one model's changelist are listed; every other admin/ route is left out
     # (see ADMIN_LISTED in tests/test_permission_matrix.py): they are Django's own, generated per

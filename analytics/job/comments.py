@@ -33,7 +33,10 @@ NOT_LISTED = (
 
 
 def _listing_shuffler(cycle: Cycle, unit: str) -> random.Random:
-    seed = hmac.new(settings.SECRET_KEY.encode(), f"comments:{cycle.pk}:{unit}".encode(), hashlib.sha256).digest()
+    # PULSE_SHUFFLE_KEY (SECRET_KEY unless set): a key of its own, so that rotating SECRET_KEY does
+    # not reorder comments already released when a cycle is aggregated again (docs/security.md).
+    key = settings.PULSE_SHUFFLE_KEY.encode()
+    seed = hmac.new(key, f"comments:{cycle.pk}:{unit}".encode(), hashlib.sha256).digest()
     return random.Random(seed)  # noqa: S311  # nosec B311 - seeded from the secret; the order is no key
 
 
@@ -49,7 +52,7 @@ def comments_release(*, cycle: Cycle, tree: UnitTree[str], respondents: dict[str
     )
     rows: list[tuple[str, str, int, str]] = []
     for unit, indices in listing.items():
-        # Sorted by text, then shuffled with a seed derived from the server's secret: the order
+        # Sorted by text, then shuffled with a seed derived from a server secret: the order
         # says nothing about who wrote first (R7) and cannot be predicted, yet a rerun of the job
         # lists the same comments in the same order (idempotent, and no reshuffle to compare).
         shuffled = sorted(indices, key=lambda index: comments[index][1])

@@ -32,7 +32,7 @@ from analytics.core.scoring import Scoring
 from analytics.core.tree import ORGANISATION, UnitTree
 from analytics.job.comments import comments_release
 from analytics.job.storage import answers_frame, cycle_results_write
-from analytics.models import AggregationRun, AggregationStage, ReleasedComment, UnitSnapshot
+from analytics.models import AggregationRun, AggregationStage, PurgedCycle, ReleasedComment, UnitSnapshot
 from surveys.models import Cycle, InvitationTally, Organisation, Team
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,25 @@ class CycleStillOpen(AggregationRefused):
 
 class AggregationBusy(AggregationRefused):
     """Another run holds the cycle's lock. Passes on its own: the task retries later."""
+
+
+class CyclePurged(AggregationRefused):
+    """The cycle's answers were purged (analytics.job.retention): a run would read nothing and
+    replace its stored results with empty ones. Its stored results are final; retrying will not help."""
+
+
+def purged_cycle_ids() -> set[int]:
+    """Ids of the cycles whose answers were purged: never aggregated again."""
+    return set(PurgedCycle.objects.values_list("cycle_id", flat=True))
+
+
+def refuse_if_purged(cycle: Cycle) -> None:
+    purged_at = PurgedCycle.objects.filter(cycle=cycle).values_list("purged_at", flat=True).first()
+    if purged_at is not None:
+        raise CyclePurged(
+            f"The answers of {cycle.label} were purged on {timezone.localdate(purged_at):%Y-%m-%d} (retention): "
+            "it cannot be aggregated again, and its stored results stay as they are."
+        )
 
 
 @dataclass(frozen=True)
@@ -205,10 +224,11 @@ def cycles_needing_aggregation() -> list[Cycle]:
     """Closed cycles, oldest first, whose aggregation never finished every stage or was decided
     under another k than the cycle's own (k raised after close, R3), and every closed cycle
     after the first such one: their trend flags quote its cells. A cycle the disclosure checker
-    stopped under its current k is never among them (:func:`refused_under_current_k`)."""
-    refused = refused_under_current_k()
+    stopped under its current k is never among them (:func:`refused_under_current_k`), nor a
+    cycle whose answers were purged (:func:`purged_cycle_ids`): rerunning it would wipe its results."""
+    skipped = refused_under_current_k() | purged_cycle_ids()
     closed = [
-        cycle for cycle in Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month") if cycle.pk not in refused
+        cycle for cycle in Cycle.objects.filter(status=Cycle.Status.CLOSED).order_by("month") if cycle.pk not in skipped
     ]
     decided_with: dict[int, list[int | None]] = defaultdict(list)
     for cycle_id, k in AggregationStage.objects.filter(state=AggregationStage.State.DONE).values_list("cycle_id", "k"):
@@ -222,10 +242,10 @@ def cycles_needing_aggregation() -> list[Cycle]:
 
 def cycles_after(cycle: Cycle) -> list[Cycle]:
     """Closed cycles later than ``cycle``, oldest first, except those refused under their current
-    k: what must be aggregated again after it (their trend flags quote its cells)."""
-    refused = refused_under_current_k()
+    k or purged: what must be aggregated again after it (their trend flags quote its cells)."""
+    skipped = refused_under_current_k() | purged_cycle_ids()
     later = Cycle.objects.filter(status=Cycle.Status.CLOSED, month__gt=cycle.month).order_by("month")
-    return [later_cycle for later_cycle in later if later_cycle.pk not in refused]
+    return [later_cycle for later_cycle in later if later_cycle.pk not in skipped]
 
 
 def comments_withhold(*, cycle: Cycle) -> int:
@@ -269,7 +289,8 @@ def aggregate_cycle(
     computed by several workers; without it this process computes them itself.
 
     The cycle's run state follows it: running with each stage as it starts, done at the end,
-    refused when the checker stops it, failed on any other exception (which is raised again)."""
+    refused when the checker stops it, failed on any other exception (which is raised again).
+    A cycle whose answers were purged is refused (CyclePurged) and its stored results are left alone."""
     say = progress or (lambda message: None)
     if cycle.is_open:
         raise CycleStillOpen(
@@ -282,6 +303,8 @@ def aggregate_cycle(
         say(f"{cycle.label}: {message}")
 
     with cycle_lock(cycle.pk), run_recorded(cycle):
+        # Checked under the lock, which the purge takes too: a run never starts on purged answers.
+        refuse_if_purged(cycle)
         tree = cycle_tree(cycle)
         stage(RunStage.READING, "reading answers")
         partials = partials if partials is not None else cycle_partials(cycle)

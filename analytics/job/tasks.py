@@ -20,12 +20,15 @@ from celery import chord, shared_task
 from celery.backends.base import DisabledBackend
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from analytics.core.partials import Partials
 from analytics.job.participation import participation_clear, participation_count
+from analytics.job.retention import answers_purge, retention_months
 from analytics.job.run import (
     AggregationBusy,
     AggregationSummary,
+    CyclePurged,
     CycleStillOpen,
     RunStage,
     RunState,
@@ -36,6 +39,7 @@ from analytics.job.run import (
     cycles_after,
     cycles_needing_aggregation,
     fanout_team_groups,
+    purged_cycle_ids,
     run_recorded,
     run_state_set,
     runs_queued,
@@ -71,6 +75,11 @@ def aggregate_cycle_task(cycle_id: int, then: list[int] | None = None) -> dict[s
         # Nothing to retry: a cycle that is gone or still open (R8) will not change by waiting.
         _continue(then)
         return {"cycle_id": cycle_id, "skipped": "no such closed cycle"}
+    if cycle.pk in purged_cycle_ids():
+        # Its answers are gone: a run would replace its results with nothing. The later cycles
+        # still go on (their flags read its stored cells, which stay).
+        _continue(then)
+        return {"cycle": cycle.label, "skipped": "answers purged"}
     with run_recorded(cycle):
         groups = fanout_team_groups(cycle_tree(cycle), min_teams=settings.PULSE_AGGREGATION_FANOUT_TEAMS)
     if groups is None:
@@ -109,6 +118,8 @@ def cycle_partials_task(self: Any, cycle_id: int, team_ids: list[str]) -> dict[s
     cycle = _closed_cycle(cycle_id)
     if cycle is None:
         raise CycleStillOpen(f"cycle {cycle_id} is not closed: nothing is computed before close (R8)")
+    if cycle.pk in purged_cycle_ids():
+        raise CyclePurged(f"the answers of {cycle.label} were purged: there is nothing to compute")
     with run_recorded(cycle):
         partials = cycle_partials(cycle, team_ids=set(team_ids))
     return {"worker": self.request.hostname or "local", "task_id": self.request.id, "partials": partials.to_json()}
@@ -129,6 +140,9 @@ def merge_and_aggregate_task(
     if cycle is None:
         _continue(then)
         return {"cycle_id": cycle_id, "skipped": "no such closed cycle"}
+    if cycle.pk in purged_cycle_ids():
+        _continue(then)
+        return {"cycle": cycle.label, "skipped": "answers purged"}
     with run_recorded(cycle):
         merged = Partials.merge(Partials.from_json(part["partials"]) for part in parts)
     summary = _summary(aggregate_cycle(cycle=cycle, partials=merged))
@@ -256,3 +270,21 @@ def participation_count_task() -> dict[str, Any]:
     if counted is None:
         return {"skipped": "no open cycle"}
     return {"cycle": counted.cycle, "units": counted.units, "computed_at": counted.computed_at.isoformat()}
+
+
+# --- retention --------------------------------------------------------------------------------
+
+# A purge deletes one cycle's anonymous rows per transaction and records it there: a rerun finds
+# the cycle purged and does nothing, so a redelivery is safe. A busy aggregation lock on a cycle
+# only postpones that cycle to the next night (answers_purge skips it), so nothing is retried for it.
+RETENTION_TASK_OPTIONS = idempotent_task_options(
+    retry_for=CONNECTION_ERRORS, soft_time_limit=25 * 60, time_limit=30 * 60, retry_backoff=60, max_retries=3
+)
+
+
+@shared_task(**RETENTION_TASK_OPTIONS)
+def answers_purge_task() -> dict[str, Any]:
+    """Purge the raw answers of closed cycles older than PULSE_RETENTION_MONTHS (beat, nightly);
+    a no-op when it is 0 (keep forever). Returns cycle labels only."""
+    result = answers_purge(today=timezone.localdate(), months=retention_months())
+    return {"purged": result.purged, "skipped": result.skipped}

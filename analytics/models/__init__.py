@@ -13,6 +13,7 @@ from analytics.core.tree import ORGANISATION_UNIT_ID
 from analytics.models.flags import Flag
 from analytics.models.participation import LiveParticipation
 from analytics.models.results import CellHistogram, ItemDistribution, Level, MetricCell, ReleasedComment, UnitSnapshot
+from analytics.models.retention import PurgedCycle
 from analytics.models.stages import AggregationRun, AggregationStage
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "LiveParticipation",
     "Level",
     "MetricCell",
+    "PurgedCycle",
     "ReleasedComment",
     "UnitSnapshot",
 ]

@@ -20,6 +20,7 @@ Readers (each page reader in at most three queries; bench/published_reads.py mea
 - ``published_cells``: whole cycles, for exports;
 - ``unit_distributions`` and ``listed_comments`` (analytics.published.items);
 - ``comments_in_review``: HR's review list of a closed cycle's comments (analytics.published.items);
+- ``cycle_purged_on``: the day a cycle's raw answers were purged (analytics.published.retention);
 - the cycle's frozen tree: ``unit_lineage``, ``unit_children``, ``units_under``,
   ``unit_in_cycles`` (analytics.published.units).
 
@@ -44,12 +45,13 @@ from analytics.published.items import (
     PublishedDistribution,
     ReviewComment,
     comments_in_review,
+    comments_listed_on,
     listed_comments,
     unit_distributions,
 )
 from analytics.published.jobs import REFUSED_TEXT, AggregationState, aggregation_states
 from analytics.published.participation import (
-    LEFT_OUT_TEXT,
+    COUNTING_TEXT,
     LiveParticipationRecord,
     LiveUnitRate,
     live_participation,
@@ -65,6 +67,7 @@ from analytics.published.records import (
     ResponseRate,
 )
 from analytics.published.report import UnitReport, unit_report
+from analytics.published.retention import cycle_purged_on
 from analytics.published.units import (
     ORGANISATION_ID,
     PublishedUnit,
@@ -78,7 +81,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "FLAG_INPUTS",
     "HIDDEN_TEXT",
-    "LEFT_OUT_TEXT",
+    "COUNTING_TEXT",
     "MAX_PAGE_SIZE",
     "ORGANISATION_ID",
     "REFUSED_TEXT",
@@ -100,6 +103,8 @@ __all__ = [
     "aggregation_states",
     "children_cells",
     "comments_in_review",
+    "cycle_purged_on",
+    "comments_listed_on",
     "listed_comments",
     "live_participation",
     "organisation_live_rate",

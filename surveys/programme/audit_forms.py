@@ -24,6 +24,8 @@ KIND_LABELS: dict[str, str] = {
     "action_deleted": "Action deleted",
     "action_updated": "Action edited",
     "aggregates_exported": "Aggregates exported (command)",
+    "aggregation_retried_by_hr": "Aggregation retried by HR",
+    "answers_purged": "Answers purged (retention)",
     "audit_log_exported": "Audit log exported",
     "comment_redacted": "Comment redacted",
     "comments_released": "Comments released",

@@ -4,6 +4,7 @@ the fix."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -222,17 +223,34 @@ class _CycleRaiseForm(forms.Form):
     maximum: ClassVar[int] = 0
     # The service's rule, given the new value: why it cannot be, or None (each kind defines it).
     problem: Callable[[int], str | None]
+    # What a raise does to a cycle whose answers were purged (analytics.job.retention): it cannot
+    # be decided again, so what the raise withholds is withheld for good.
+    purge_consequence: ClassVar[str] = ""
 
     confirm = forms.BooleanField(
         label="I understand that this cannot be undone: the value can never be lowered again.",
         required=False,
     )
 
-    def __init__(self, *args: Any, cycle: Cycle, confirming: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, cycle: Cycle, confirming: bool = False, purged_on: dt.date | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.cycle = cycle
         self.confirming = confirming
         self.current: int = getattr(cycle, self.field_name)
+        self.purged_on = purged_on
+        if purged_on is not None:
+            # Next to the box HR ticks to confirm, so the warning is read (and announced) before it.
+            self.fields["confirm"].help_text = self.purge_warning
+
+    @property
+    def purge_warning(self) -> str:
+        """The warning for a purged cycle ("" if its answers are kept)."""
+        if self.purged_on is None:
+            return ""
+        day = f"{self.purged_on.day} {self.purged_on:%B %Y}"
+        return f"Its answers were purged on {day}: {self.purge_consequence}"
 
     def _clean_value(self) -> int:
         value: int = self.cleaned_data[self.field_name]
@@ -277,6 +295,10 @@ class CycleKRaiseForm(_CycleRaiseForm):
     )
 
     maximum = K_MAX
+    purge_consequence = (
+        "raising k would withhold its results for good, because they cannot be computed again. "
+        "The flags of the cycles after it that look back on it would be withheld as well."
+    )
 
     def problem(self, value: int) -> str | None:
         return cycle_k_raise_problem(current=self.current, k=value)
@@ -298,6 +320,9 @@ class CycleCommentThresholdRaiseForm(_CycleRaiseForm):
     )
 
     maximum = COMMENT_THRESHOLD_MAX
+    purge_consequence = (
+        "raising the comment threshold would take its comments down for good, because they cannot be listed again."
+    )
 
     def problem(self, value: int) -> str | None:
         return cycle_comment_threshold_raise_problem(current=self.current, comment_threshold=value)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from analytics.published import cycle_purged_on
 from surveys.models import Cycle, Organisation
 from surveys.programme.access import hr_required
 from surveys.programme.settings_forms import (
@@ -92,11 +93,11 @@ def cycle_for_month(month: str) -> Cycle:
     return cycle
 
 
-def _forms(cycle: Cycle) -> dict[str, CycleKRaiseForm | CycleCommentThresholdRaiseForm]:
+def _forms(cycle: Cycle, purged_on: dt.date | None) -> dict[str, CycleKRaiseForm | CycleCommentThresholdRaiseForm]:
     return {
-        "k": CycleKRaiseForm(cycle=cycle, initial={"k": cycle.k}),
+        "k": CycleKRaiseForm(cycle=cycle, initial={"k": cycle.k}, purged_on=purged_on),
         "comment_threshold": CycleCommentThresholdRaiseForm(
-            cycle=cycle, initial={"comment_threshold": cycle.comment_threshold}
+            cycle=cycle, initial={"comment_threshold": cycle.comment_threshold}, purged_on=purged_on
         ),
     }
 
@@ -106,8 +107,10 @@ def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
     """GET: the cycle's values and a form per threshold. POST step 1 (no ``step``): check the
     value and show the confirmation. POST step 2 (``step=confirm``, box ticked): raise it."""
     cycle = cycle_for_month(month)
-    forms = _forms(cycle)
-    context: dict[str, object] = {"cycle": cycle, "r3_sentence": R3_SENTENCE}
+    # A cycle whose answers were purged cannot be aggregated again: every step warns (the forms too).
+    purged_on = cycle_purged_on(cycle=cycle)
+    forms = _forms(cycle, purged_on)
+    context: dict[str, object] = {"cycle": cycle, "r3_sentence": R3_SENTENCE, "purged_on": purged_on}
     if request.method != "POST":
         return render(request, "surveys/programme/settings_cycle.html", {**context, "forms": forms})
 
@@ -117,7 +120,7 @@ def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
         messages.error(request, "Choose the threshold to raise with one of the forms below.")
         return render(request, "surveys/programme/settings_cycle.html", {**context, "forms": forms}, status=400)
     confirming = request.POST.get("step") == "confirm"
-    form = form_class(request.POST, cycle=cycle, confirming=confirming)
+    form = form_class(request.POST, cycle=cycle, confirming=confirming, purged_on=purged_on)
     forms[which] = form  # type: ignore[assignment]
     if not form.is_valid():
         if confirming and not form.has_error(which):
@@ -150,7 +153,7 @@ def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
         for message in refused.message_dict.get(which, []):
             form.add_error(which, message)
         cycle.refresh_from_db()
-        forms = _forms(cycle)
+        forms = _forms(cycle, purged_on)
         forms[which] = form  # type: ignore[assignment]
         return render(
             request,
@@ -162,7 +165,21 @@ def cycle_thresholds(request: HttpRequest, month: str) -> HttpResponse:
         messages.info(request, f"The {form.field_label} of {cycle.label} is already {after}: nothing changed.")
     else:
         messages.success(request, f"The {form.field_label} of {cycle.label} was raised from {before} to {after}.")
-        if not saved.is_open:
+        if not saved.is_open and purged_on is not None:
+            day = f"{purged_on.day} {purged_on:%B %Y}"
+            if which == "k":
+                messages.warning(
+                    request,
+                    f"The results of {cycle.label} are withheld for good: its answers were purged on {day}, "
+                    "so it cannot be aggregated again.",
+                )
+            else:
+                messages.warning(
+                    request,
+                    f"The comments of {cycle.label} are taken down for good: its answers were purged on {day}, "
+                    "so they cannot be listed again.",
+                )
+        elif not saved.is_open:
             if which == "k":
                 messages.warning(
                     request,

@@ -30,6 +30,8 @@ def test_beat_runs_every_programme_job_on_a_schedule():
         "analytics.exports.tasks.export_jobs_expire_task",
         "analytics.job.tasks.participation_count_task",
         "surveys.tasks.comments_release_due_task",
+        "analytics.job.tasks.answers_purge_task",
+        "config.heartbeat.heartbeat_task",
     }
     assert all(entry["options"]["expires"] > 0 for entry in settings.CELERY_BEAT_SCHEDULE.values())
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.job.run import AggregationRefused, AggregationSummary, aggregate_cycle
+from analytics.job.run import AggregationRefused, AggregationSummary, aggregate_cycle, purged_cycle_ids
 from analytics.management.cycle_option import cycle_from_option
 from surveys.models import Cycle
 
@@ -27,12 +27,16 @@ class Command(BaseCommand):
             cycles = [latest] if latest else []
         if not cycles:
             self.stdout.write("No closed cycle to aggregate.")
+        purged = purged_cycle_ids()
         for position, cycle in enumerate(cycles, start=1):
             prefix = f"[{position}/{len(cycles)}]"
 
             def progress(message: str, prefix: str = prefix) -> None:
                 self.stdout.write(f"{prefix} {message}")
 
+            if cycle.pk in purged:
+                self.stdout.write(f"{prefix} {cycle.label}: skipped, its answers were purged (results kept).")
+                continue
             try:
                 summary = aggregate_cycle(cycle=cycle, progress=progress)
             except AggregationRefused as error:
