@@ -1,6 +1,6 @@
 """Simulation: coverage of small-cell intervals built from the organisation's SD (ANONYMITY R13).
 
-    /work/main/.venv/bin/python bench/interval_coverage.py [--reps 20000] [--seed 20250917]
+    .venv/bin/python bench/interval_coverage.py [--reps 20000] [--seed 20250917]
 
 A cell with n < 30 publishes mean +/- q * SD_org / sqrt(n), where SD_org is the whole
 organisation's sample SD for that metric and cycle (R13), so the interval says nothing about the
