@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from analytics.core.participation import live_participation
+from analytics.core.violations import require_no_violations
 from analytics.job.run import organisation_tree
 from analytics.models import LiveParticipation
 from surveys.models import Cycle, Invitation
@@ -59,6 +60,12 @@ def participation_count(*, now: dt.datetime | None = None) -> ParticipationCount
             invited[str(team_id)] = invited_here
             answered[str(team_id)] = answered_here
         figures = live_participation(tree, invited=invited, answered=answered, k=cycle.k)
+        # R15 for the live figures: the independent check (written apart from the decider) on
+        # what is about to be stored, on the answered counts and on the head counts. A finding
+        # raises here, inside the transaction, so nothing is stored and the last count stays.
+        shown = [unit for unit, figure in figures.items() if figure.published]
+        require_no_violations(tree, answered, shown, k=cycle.k)
+        require_no_violations(tree, invited, shown, k=cycle.k)
         computed_at = now or timezone.now()
         LiveParticipation.objects.filter(cycle=cycle).delete()
         LiveParticipation.objects.bulk_create(

@@ -357,3 +357,23 @@ def test_closing_deletes_the_live_rows_with_the_close(org):
     assert not LiveParticipation.objects.filter(cycle=cycle).exists()
     assert door_live_participation(cycle=closed) is None
     assert participation_count() is None  # and the schedule's next run finds nothing to count
+
+
+def test_the_independent_check_refuses_a_leaky_count_and_keeps_the_last_one(org, monkeypatch):
+    """R15: should the decision ever publish a unit that isolates fewer than k, nothing is stored."""
+    from analytics.core.violations import DisclosureError
+    from analytics.job import participation as job
+
+    tokens, cycle = org
+    answer(tokens, *team_emails("Alpha", 5), *team_emails("Beta", 5), *team_emails("Design", 5))
+    participation_count()
+    before = stored(cycle)
+
+    def everything_published(tree, *, invited, answered, k):
+        totals, done = tree.subtree_totals(invited), tree.subtree_totals(answered)
+        return {unit: LiveFigure(unit, totals[unit], True, done[unit], 0) for unit in tree.parents}
+
+    monkeypatch.setattr(job, "live_participation", everything_published)
+    with pytest.raises(DisclosureError, match="would disclose a small group"):
+        participation_count()
+    assert stored(cycle) == before
