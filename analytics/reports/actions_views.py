@@ -20,9 +20,9 @@ from the report's published cells and the organisation's, read through the door.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -67,6 +67,21 @@ from surveys.services.actions import (
 
 #: How many closed actions the report lists under "Earlier actions" (newest first).
 EARLIER_SHOWN = 10
+
+
+T = TypeVar("T")
+
+
+def _service_result(form: Any, call: Callable[[], T], *, title_field: str, missing: str) -> T | None:
+    """Runs an action service for a valid form: its field refusals onto the form (None: show it
+    again, 400), a PermissionError (the roster changed since the page's own check) as 404."""
+    try:
+        return call()
+    except PermissionError as refused:
+        raise Http404(missing) from refused
+    except ValidationError as error:
+        service_errors_apply(form, error, title_field=title_field)
+        return None
 
 
 def _report_url(unit_id: object) -> str:
@@ -160,13 +175,14 @@ def action_new(request: HttpRequest, unit_id: uuid.UUID) -> HttpResponse:
             owner_id=form.cleaned_data["owner"],
             check_back_month=form.cleaned_data["check_back_month"],
         )
-        try:
-            action = action_create(actor=person, unit=context.team, started_cycle=context.cycle, data=data)
-        except PermissionError as refused:
-            raise Http404("no such unit") from refused
-        except ValidationError as error:
-            service_errors_apply(form, error, title_field="own_title")
-        else:
+        created = _service_result(
+            form,
+            lambda: action_create(actor=person, unit=context.team, started_cycle=context.cycle, data=data),
+            title_field="own_title",
+            missing="no such unit",
+        )
+        if created is not None:
+            action = created
             messages.success(
                 request,
                 f"Recorded \u201c{action.title}\u201d on {context.path}. It checks back with the "
@@ -231,13 +247,14 @@ def action_edit(request: HttpRequest, action_id: uuid.UUID) -> HttpResponse:
             owner_id=form.cleaned_data["owner"],
             check_back_month=form.cleaned_data["check_back_month"],
         )
-        try:
-            action = action_update(actor=person, action=action, data=data)
-        except PermissionError as refused:
-            raise Http404("no such action") from refused
-        except ValidationError as error:
-            service_errors_apply(form, error, title_field="title")
-        else:
+        updated = _service_result(
+            form,
+            lambda: action_update(actor=person, action=action, data=data),
+            title_field="title",
+            missing="no such action",
+        )
+        if updated is not None:
+            action = updated
             messages.success(request, f"Saved \u201c{action.title}\u201d.")
             return redirect(_report_url(action.unit_id))
     return _page(request, "actions_edit.html", action, form, status=400)
@@ -253,13 +270,14 @@ def action_close_view(request: HttpRequest, action_id: uuid.UUID) -> HttpRespons
         return _page(request, "actions_close.html", action, ActionCloseForm())
     form = ActionCloseForm(request.POST)
     if form.is_valid():
-        try:
-            action = action_close(actor=person, action=action, outcome=form.cleaned_data["outcome"])
-        except PermissionError as refused:
-            raise Http404("no such action") from refused
-        except ValidationError as error:
-            service_errors_apply(form, error, title_field="outcome")
-        else:
+        closed = _service_result(
+            form,
+            lambda: action_close(actor=person, action=action, outcome=form.cleaned_data["outcome"]),
+            title_field="outcome",
+            missing="no such action",
+        )
+        if closed is not None:
+            action = closed
             messages.success(request, f"Closed \u201c{action.title}\u201d; it is listed under earlier actions.")
             return redirect(_report_url(action.unit_id))
     return _page(request, "actions_close.html", action, form, status=400)
@@ -275,13 +293,12 @@ def action_delete_view(request: HttpRequest, action_id: uuid.UUID) -> HttpRespon
         return _page(request, "actions_delete.html", action, ActionDeleteForm())
     form = ActionDeleteForm(request.POST)
     if form.is_valid():
-        try:
+
+        def delete() -> bool:
             action_delete(actor=person, action=action)
-        except PermissionError as refused:
-            raise Http404("no such action") from refused
-        except ValidationError as error:
-            service_errors_apply(form, error, title_field="confirm")
-        else:
+            return True
+
+        if _service_result(form, delete, title_field="confirm", missing="no such action"):
             messages.success(request, f"Deleted \u201c{action.title}\u201d.")
             return redirect(_report_url(action.unit_id))
     return _page(request, "actions_delete.html", action, form, status=400)
