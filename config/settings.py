@@ -94,6 +94,8 @@ MIDDLEWARE = [
     # A lost database connection is a 503 page that says nothing was stored, not a 500 (after the
     # CSP middleware, so the page carries the header).
     "config.db_unavailable.DatabaseUnavailableMiddleware",
+    # Refuses a body over PULSE_MAX_REQUEST_BYTES by its declared length, before anything reads it.
+    "config.request_limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,6 +104,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# What one request may carry (config/request_limits.py): 3 MB holds a 2 MB roster upload with
+# room for the multipart framing; a form or JSON body is capped the same; 1,000 fields is Django's
+# default and thirty times what the longest form here sends.
+PULSE_MAX_REQUEST_BYTES = env.int("PULSE_MAX_REQUEST_BYTES", default=3 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = PULSE_MAX_REQUEST_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 ROOT_URLCONF = "config.urls"
 
@@ -155,6 +164,13 @@ PULSE_LOGIN_WINDOW_SECONDS = env.int("PULSE_LOGIN_WINDOW_SECONDS", default=900)
 if min(PULSE_LOGIN_ACCOUNT_LIMIT, PULSE_LOGIN_CLIENT_LIMIT, PULSE_LOGIN_WINDOW_SECONDS) < 1:
     raise ImproperlyConfigured(
         "PULSE_LOGIN_ACCOUNT_LIMIT, PULSE_LOGIN_CLIENT_LIMIT and PULSE_LOGIN_WINDOW_SECONDS must be 1 or more."
+    )
+# Password-reset mails (config/password_reset.py), over the same window: per client, per address.
+PULSE_PASSWORD_RESET_CLIENT_LIMIT = env.int("PULSE_PASSWORD_RESET_CLIENT_LIMIT", default=5)
+PULSE_PASSWORD_RESET_ADDRESS_LIMIT = env.int("PULSE_PASSWORD_RESET_ADDRESS_LIMIT", default=3)
+if min(PULSE_PASSWORD_RESET_CLIENT_LIMIT, PULSE_PASSWORD_RESET_ADDRESS_LIMIT) < 1:
+    raise ImproperlyConfigured(
+        "PULSE_PASSWORD_RESET_CLIENT_LIMIT and PULSE_PASSWORD_RESET_ADDRESS_LIMIT must be 1 or more."
     )
 
 # A sign-in lasts at most PULSE_SESSION_HOURS (default 8, a working day) from the session's last

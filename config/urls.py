@@ -1,10 +1,8 @@
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from analytics.reports.views import home
-from surveys.services.accounts import RosterPasswordResetForm
+from config.password_reset import ThrottledPasswordResetView
 
 urlpatterns = [
     path("", home, name="home"),
@@ -14,17 +12,11 @@ urlpatterns = [
     path("exports/", include("analytics.exports.urls")),
     path("programme/", include("surveys.programme.urls")),
     path("api/", include("analytics.api.urls")),
-    path(
-        "accounts/password_reset/",
-        auth_views.PasswordResetView.as_view(
-            form_class=RosterPasswordResetForm,
-            extra_context={"timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400},
-        ),
-        name="password_reset",
-    ),
+    path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     # Login, logout, password change and the rest of the reset flow, with Django's views.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "config.request_limits.bad_request"
 handler404 = "surveys.views.not_found"

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from config.text_input import text_problem
 from surveys.models import AuditEvent, Organisation, Person, Role, Team
 from surveys.services.accounts import password_invitations_send
 from surveys.services.cycles import invitations_follow_roster
@@ -26,6 +27,15 @@ COLUMNS = ["email", "name", "team", "role", "manages"]
 REQUIRED_COLUMNS = COLUMNS[:4]
 ROSTER_ROLES = {Role.ENGINEER.value, Role.MANAGER.value, Role.HR.value}
 TEAM_NAME_MAX = 120
+PERSON_NAME_MAX = 200  # Person.name
+EMAIL_MAX = 254  # Person.email (an EmailField), and what SMTP carries
+# The most people one file may hold, so that a preview or an apply stays a bounded piece of work
+# inside one request (the README's limits table says what it costs).
+ROSTER_MAX_ROWS = 10_000
+TOO_MANY_PEOPLE = (
+    f"the file holds more than {ROSTER_MAX_ROWS:,} people, the most one file may hold; split it into files "
+    f"of at most {ROSTER_MAX_ROWS:,} and import each without deactivating people missing from the file"
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,9 @@ class RosterErrors(Exception):
 
 def team_path_normalise(raw: str) -> str:
     """`Engineering / Platform/Core` -> `Engineering/Platform/Core`; raises ValueError if malformed."""
+    problem = text_problem(raw, multiline=False)
+    if problem:
+        raise ValueError(f"team path: {problem}")
     parts = [part.strip() for part in raw.split("/")]
     if not raw.strip() or any(not part for part in parts):
         raise ValueError(f"team path {raw!r} has an empty part; write it like Engineering/Platform/Core")
@@ -109,10 +122,14 @@ def roster_parse(text: str) -> list[RosterRow]:
         )
     rows: list[RosterRow] = []
     first_line_of: dict[str, int] = {}
+    people_lines = 0
     for cells in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue  # blank lines are harmless
+        people_lines += 1
+        if people_lines > ROSTER_MAX_ROWS:
+            raise RosterErrors([(line, TOO_MANY_PEOPLE)])
         if len(cells) < 4 or len(cells) > len(header):
             errors.append((line, f"expected {len(header)} columns ({','.join(header)}), found {len(cells)}"))
             continue
@@ -121,9 +138,12 @@ def roster_parse(text: str) -> list[RosterRow]:
         email = email.lower()
         row_errors = []
         try:
+            if len(email) > EMAIL_MAX:
+                raise ValidationError("too long")
             validate_email(email)
         except ValidationError:
-            row_errors.append(f"email {email!r} is not a valid e-mail address")
+            shown = email if len(email) <= 60 else email[:60] + "\u2026"
+            row_errors.append(f"email {shown!r} is not a valid e-mail address (at most {EMAIL_MAX} characters)")
         else:
             if email in first_line_of:
                 row_errors.append(
@@ -131,8 +151,13 @@ def roster_parse(text: str) -> list[RosterRow]:
                 )
             else:
                 first_line_of[email] = line
+        name_problem = text_problem(name, multiline=False)
         if not name:
             row_errors.append("name is empty; give the person's name")
+        elif name_problem:
+            row_errors.append(f"name: {name_problem}")
+        elif len(name) > PERSON_NAME_MAX:
+            row_errors.append(f"name is longer than {PERSON_NAME_MAX} characters; shorten it")
         try:
             team = team_path_normalise(team)
         except ValueError as error:

@@ -13,6 +13,10 @@ Two tables make one file: XLSX has an "aggregates" and a "flags" sheet; CSV and 
 holding ``aggregates.<fmt>`` and ``flags.<fmt>`` (``bundle=True``). The export_aggregates command
 still writes the cells table alone to a .csv or .parquet ``--out``, and the ZIP to a .zip one.
 
+Team paths come from roster uploads, so a text cell may start with "=" or "@": CSV writes it with
+a leading apostrophe and XLSX as a typed string (surveys.spreadsheet), so no spreadsheet runs it
+as a formula; Parquet's columns are typed and keep the text as it is.
+
 The writers audit nothing: whoever asks for an export writes its one audit event (R10), the
 command below for the command line, analytics.exports.services for jobs started in the browser.
 """
@@ -36,6 +40,7 @@ from analytics.published import (
     published_cells,
 )
 from surveys.models import AuditEvent, Cycle
+from surveys.spreadsheet import spreadsheet_text
 
 FORMATS = ("csv", "xlsx", "parquet")
 CELLS_TABLE = "aggregates"
@@ -167,9 +172,16 @@ def _write_csv(columns: list[str], rows: list[list[object]], handle: IO[bytes], 
     writer = csv.writer(text)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([_csv_value(value) for value in row])
     text.flush()
     text.detach()  # the handle belongs to the caller (a file, or a member of a ZIP)
+
+
+def _csv_value(value: object) -> object:
+    """A team path from a roster can start with "=" or "@": as text, never as a formula."""
+    if value is None:
+        return ""
+    return spreadsheet_text(value) if isinstance(value, str) else value
 
 
 def _write_xlsx(tables: Tables, handle: IO[bytes]) -> None:
@@ -179,16 +191,34 @@ def _write_xlsx(tables: Tables, handle: IO[bytes]) -> None:
     sheet = workbook.create_sheet(CELLS_TABLE)
     sheet.append(EXPORT_COLUMNS)
     for cell in tables.cells:
-        sheet.append(cell.as_row())
+        sheet.append(_xlsx_row(sheet, cell.as_row()))
     flags = workbook.create_sheet(FLAGS_TABLE)
     flags.append(FLAG_COLUMNS)
     for row in tables.flags:
-        flags.append(row)
+        flags.append(_xlsx_row(flags, row))
     about = workbook.create_sheet("about")
     about.append(["anonymity threshold k", ", ".join(str(k) for k in tables.k_values)])
     about.append(["suppressed cells", "no n, value or interval: hidden to protect anonymity"])
     about.append(["flags", "only flags that survived Benjamini-Hochberg, of published cells"])
     workbook.save(handle)
+
+
+def _xlsx_row(sheet: object, values: list[object]) -> list[object]:
+    """Text as typed string cells: openpyxl would store a value starting with "=" as a formula
+    that Excel runs on opening. A control character that XML cannot hold (a name stored before
+    such names were refused) becomes U+FFFD instead of failing the whole export."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    row: list[object] = []
+    for value in values:
+        if isinstance(value, str):
+            text_cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+            text_cell.data_type = "s"
+            row.append(text_cell)
+        else:
+            row.append(value)
+    return row
 
 
 def _parquet_schema(columns: list[str], k_values: list[int]) -> object:

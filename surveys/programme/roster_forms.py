@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from surveys.roster import RosterErrors, RosterRow
+from surveys.roster import ROSTER_MAX_ROWS, RosterErrors, RosterRow
 from surveys.services.roster_apply import (
     EMPTY_FILE,
     ROSTER_EXTENSIONS,
@@ -27,8 +27,8 @@ class RosterUploadForm(forms.Form):
     file = forms.FileField(
         label="Roster CSV file",
         help_text=(
-            f"Columns email,name,team,role[,manages], as for python manage.py import_roster; UTF-8, "
-            f"at most {ROSTER_MAX_LABEL}."
+            f"Columns email,name,team,role[,manages], as for python manage.py import_roster; UTF-8 "
+            f"(or UTF-16 with a byte-order mark), at most {ROSTER_MAX_LABEL} and {ROSTER_MAX_ROWS:,} people."
         ),
         error_messages={
             "required": "Choose the roster CSV file to upload.",

@@ -9,6 +9,7 @@ browser.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ class RosterInputError(ValueError):
 def roster_text_read(*, raw: bytes, name: str | None = None) -> str:
     """The upload as text, checked as the browser's form checks it: ``name`` (a file's name, when
     it came as a file) must end in .csv or .txt; at most ROSTER_MAX_BYTES; UTF-8 (a leading BOM,
-    which Excel writes, is dropped); no NUL bytes; not blank."""
+    which Excel writes, is dropped), or UTF-16 with its BOM (Excel's "Unicode text"); no NUL
+    bytes; not blank. Text in another encoding is refused with the line and the byte that gave it
+    away, never guessed: a wrong guess would store misspelt names without a word."""
     if name is not None and not name.lower().endswith(ROSTER_EXTENSIONS):
         raise RosterInputError(f"{name} is not a CSV file; choose a .csv file. {SAVE_AS_CSV}")
     if len(raw) > ROSTER_MAX_BYTES:
@@ -44,17 +47,34 @@ def roster_text_read(*, raw: bytes, name: str | None = None) -> str:
             f"The file is larger than {ROSTER_MAX_LABEL}; remove columns other than "
             f"email,name,team,role,manages, or split the file."
         )
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"  # the BOM says which byte order; it is dropped with it
+    else:
+        encoding = "utf-8-sig"
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise RosterInputError(
-            f"The file is not UTF-8 text (a spreadsheet or another encoding?). {SAVE_AS_CSV}"
-        ) from None
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise RosterInputError(_not_unicode_message(raw, error, encoding)) from None
     if "\x00" in text:
         raise RosterInputError(f"The file is not CSV text (it holds binary data). {SAVE_AS_CSV}")
     if not text.strip():
         raise RosterInputError(EMPTY_FILE)
     return text
+
+
+def _not_unicode_message(raw: bytes, error: UnicodeDecodeError, encoding: str) -> str:
+    if encoding == "utf-16":
+        return f"The file starts like UTF-16 text but is not valid UTF-16. {SAVE_AS_CSV}"
+    line = raw.count(b"\n", 0, error.start) + 1
+    byte = raw[error.start]
+    # Windows-1252 (Excel's "CSV" on Windows) and Latin-1 are the usual culprits: say what the byte
+    # would have been there, so that HR can find the name without a hex editor.
+    seen = raw[error.start : error.start + 1].decode("cp1252", errors="replace")
+    hint = f" (\u201c{seen}\u201d in Windows-1252 or Latin-1)" if seen.isprintable() and seen != "\ufffd" else ""
+    return (
+        f"The file is not UTF-8 text: line {line} holds the byte 0x{byte:02X}{hint}, so it was "
+        f"probably saved as Windows-1252 or Latin-1. {SAVE_AS_CSV}"
+    )
 
 
 def roster_rows_read(*, text: str) -> list[RosterRow]:

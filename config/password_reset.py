@@ -1,0 +1,54 @@
+"""The password-reset page behind two limits, so that it cannot be used to flood an inbox or to
+make the site send mail by the thousand:
+
+- per client: PULSE_PASSWORD_RESET_CLIENT_LIMIT requests (default 5), whatever addresses they
+  name, lock the client address (read as surveys.ratelimit does, behind PULSE_TRUSTED_PROXIES);
+- per address: PULSE_PASSWORD_RESET_ADDRESS_LIMIT requests (default 3) for one e-mail address,
+  from any client, lock that address;
+
+each for PULSE_LOGIN_WINDOW_SECONDS (the sign-in throttle's window, default 900). The request
+that reaches a limit is still served; the ones after it get the form again with status 429 and
+the minutes to wait, and no mail. Requests are counted whether or not the address is on the
+roster, so a refusal says nothing about who has an account. Counters live in the cache and fail
+open (config.throttle): with Redis down, resets are sent unthrottled rather than refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import PasswordResetView
+from django.http import HttpResponse
+
+from config.throttle import throttle_failure_register, throttle_locked
+from surveys.ratelimit import client_address
+from surveys.services.accounts import RosterPasswordResetForm
+
+CLIENT = "reset-client"
+ADDRESS = "reset-address"
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    form_class = RosterPasswordResetForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["timeout_days"] = settings.PASSWORD_RESET_TIMEOUT // 86400
+        return context
+
+    def form_valid(self, form: RosterPasswordResetForm) -> HttpResponse:  # type: ignore[override]
+        address = form.cleaned_data["email"].strip().casefold()
+        client = client_address(self.request)
+        if throttle_locked(scope=CLIENT, value=client) or throttle_locked(scope=ADDRESS, value=address):
+            minutes = max(1, round(settings.PULSE_LOGIN_WINDOW_SECONDS / 60))
+            context = self.get_context_data(form=form, reset_throttled_minutes=minutes)
+            return self.render_to_response(context, status=429)
+        window = settings.PULSE_LOGIN_WINDOW_SECONDS
+        throttle_failure_register(
+            scope=CLIENT, value=client, limit=settings.PULSE_PASSWORD_RESET_CLIENT_LIMIT, window_seconds=window
+        )
+        throttle_failure_register(
+            scope=ADDRESS, value=address, limit=settings.PULSE_PASSWORD_RESET_ADDRESS_LIMIT, window_seconds=window
+        )
+        return super().form_valid(form)
