@@ -1,10 +1,12 @@
 """Seeds a throwaway database from its own process (the fault and deployment tests' app processes
-see only real, committed data): `python -m tests.faults.seed [--open] [--submit] [--close]`.
+see only real, committed data): `python -m tests.faults.seed [--open] [--submit] [--close] [--flagged]`.
 
 Always: the standard organisation of tests/analytics/builders.py (five teams in two departments,
 Gamma below k) and an HR login. --open opens the current month's cycle without e-mail and hands
 back each link with the answers its person will give; --submit stores them in-process; --close
-closes the cycle (which queues its aggregation on REDIS_URL). Prints one JSON line.
+closes the cycle (which queues its aggregation on REDIS_URL); --flagged has Engineering/Alpha
+answer the safety items unfavourably, so that the flags stage has a flag to write. Prints one
+JSON line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def main() -> None:
     parser.add_argument("--open", action="store_true")
     parser.add_argument("--submit", action="store_true")
     parser.add_argument("--close", action="store_true")
+    parser.add_argument("--flagged", action="store_true")
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
@@ -50,7 +53,7 @@ def main() -> None:
         by_team: dict[object, list[str]] = {}
         for link in sorted(opened.links, key=lambda link: link.person_email):
             by_team.setdefault(team_of[link.person_email], []).append(link.token)
-        answers = standard_answers(org)
+        answers = standard_answers(org, safety={"Engineering/Alpha": "low"} if options.flagged else None)
         links = []
         for path, team_answers in answers.items():
             tokens = by_team[org.units[path].pk]

@@ -8,7 +8,11 @@ caught inside that stage (its fill-state row "started", its run "running"); the 
 process group is SIGKILLed there, as when a container is killed. The nightly catch-up (what beat
 sends at 02:30) then reruns it on a fresh worker, and every analytics row must equal the copy's.
 
-No test hook in the product: the stage is held by an ordinary PostgreSQL lock.
+No test hook in the product: the stage is held by an ordinary PostgreSQL lock, on the table the
+stage writes, or for the flags stage (whose table the cells stage clears too) on one row: the
+test inserts, uncommitted, a flag with the key the undisturbed run produced, so the worker's own
+insert of that flag waits on the test's transaction while the cells stage's delete, which cannot
+see an uncommitted row, goes by.
 """
 
 from __future__ import annotations
@@ -31,9 +35,14 @@ from tests.faults.services import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 # The stage to kill the worker in -> the table whose lock holds it there: the first stage (nothing
-# of the run committed yet) and the last one (cells and flags committed, comments not). The flags
-# stage has no table of its own to hold it by (the cells stage deletes the cycle's flags too).
-STAGES = {"cells": "analytics_metriccell", "comments": "analytics_releasedcomment"}
+# of the run committed yet), the middle one (cells committed, flags not) and the last one (cells
+# and flags committed, comments not). None: held by a row, see the module's docstring.
+STAGES = {"cells": "analytics_metriccell", "flags": None, "comments": "analytics_releasedcomment"}
+FLAG_KEY = "SELECT cycle_id, unit_id, kind, test FROM analytics_flag ORDER BY id LIMIT 1"
+FLAG_HOLDER = (
+    "INSERT INTO analytics_flag (cycle_id, unit_id, kind, test, metric, severity, p_value, numbers, method, "
+    "explanation, actions) VALUES (%s, %s, %s, %s, '', 'watch', NULL, '{}', '', '', '[]')"
+)
 
 
 def _run(server: PgServer, name: str) -> tuple[str, str]:
@@ -51,7 +60,7 @@ def test_a_worker_killed_mid_aggregation_reruns_to_the_undisturbed_results(
 ):
     # Closing queues the aggregation on Redis database 9, which no worker here reads.
     seeded = seed(app_env(database_url=pg_server.url(fresh_db), redis_url=private_redis.url(9)),
-                  "--open", "--submit", "--close")  # fmt: skip
+                  "--open", "--submit", "--close", "--flagged")  # fmt: skip
     cycle_id = seeded["cycle_id"]
     undisturbed = pg_server.create("undisturbed", template=fresh_db)
     try:
@@ -62,6 +71,8 @@ def test_a_worker_killed_mid_aggregation_reruns_to_the_undisturbed_results(
         wait_for_workers(client_b, worker_b)
         summary = client_b.send_task("analytics.job.tasks.aggregate_cycle_task", args=[cycle_id]).get(timeout=90)
         assert summary["cells_published"] > 0 and summary["comments_released"] > 0, summary
+        flag_key = pg_server.query(undisturbed, FLAG_KEY)
+        assert flag_key, "the seeded cycle should raise at least one flag"
         worker_b.stop()
         expected = results_snapshot(pg_server, undisturbed)
         assert _run(pg_server, undisturbed) == ("done", "")
@@ -71,7 +82,11 @@ def test_a_worker_killed_mid_aggregation_reruns_to_the_undisturbed_results(
         client_a = celery_client(private_redis.url(0))
         holder = pg_server.connect(fresh_db, autocommit=False)
         try:
-            holder.execute(f'LOCK TABLE "{STAGES[stage]}" IN ACCESS EXCLUSIVE MODE')
+            table = STAGES[stage]
+            if table is None:
+                holder.execute(FLAG_HOLDER, flag_key[0])
+            else:
+                holder.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
             worker_a = processes.start(f"worker-killed-in-{stage}", worker_argv("killed"), env_a)
             wait_for_workers(client_a, worker_a)
             client_a.send_task("analytics.job.tasks.aggregate_cycle_task", args=[cycle_id])
