@@ -14,9 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models.functions import Lower
 
 from config.text_input import text_problem
 from surveys.models import AuditEvent, Organisation, Person, Role, Team
@@ -230,15 +232,26 @@ def roster_import(
     with transaction.atomic():
         teams = _teams_ensure(rows, report)
         paths = {team.pk: path for path, team in teams.items()}
-        people = {person.email: person for person in Person.objects.select_related("team", "user")}
+        # Managed teams prefetched: one query for everyone, not one per unchanged person.
+        people = {
+            person.email: person
+            for person in Person.objects.select_related("team", "user").prefetch_related("managed_teams")
+        }
         listed = {row.email for row in rows}
         report.missing_active = [
             PersonChange(email, person.name, before=paths.get(person.team_id, ""))
             for email, person in sorted(people.items())
             if email not in listed and person.is_active
         ]
+        joiners: list[RosterRow] = []
         for row in rows:
-            _person_apply(row, teams, people.get(row.email), report, actor, paths)
+            person = people.get(row.email)
+            if person is None:
+                joiners.append(row)
+                report.joiners.append(PersonChange(row.email, row.name, after=f"{row.team} ({row.role})"))
+            else:
+                _person_update(row, teams, person, report, actor, paths)
+        _joiners_create(joiners, teams, report, actor)
         if deactivate_missing:
             for email, person in people.items():
                 if email not in listed and person.is_active:
@@ -277,10 +290,47 @@ def _teams_ensure(rows: list[RosterRow], report: RosterReport) -> dict[str, Team
     return teams
 
 
-def _person_apply(
+def _joiners_create(rows: list[RosterRow], teams: dict[str, Team], report: RosterReport, actor: str) -> None:
+    """People new to the roster, in a few bulk statements whatever their number (a first import
+    of 10,000 people is one file): their accounts (an existing account with the same name, made
+    by SSO or the admin, is linked instead), their Person rows, the teams they manage, and one
+    ``role_set`` audit event each, in file order."""
+    if not rows:
+        return
+    user_model = get_user_model()
+    emails = [row.email for row in rows]  # lower-cased by the parser
+    accounts = {
+        user.username_lower: user
+        for user in user_model.objects.annotate(username_lower=Lower("username")).filter(username_lower__in=emails)
+    }
+    # make_password(None) is what set_unusable_password stores: sign-in is set up by SSO or a reset.
+    new_accounts = [
+        user_model(username=row.email, email=row.email, password=make_password(None))
+        for row in rows
+        if row.email not in accounts
+    ]
+    for user in user_model.objects.bulk_create(new_accounts):
+        accounts[user.username] = user
+    people = Person.objects.bulk_create(
+        Person(email=row.email, name=row.name, team=teams[row.team], role=row.role, user=accounts[row.email])
+        for row in rows
+    )
+    Person.managed_teams.through.objects.bulk_create(
+        Person.managed_teams.through(person_id=person.pk, team_id=teams[path].pk)
+        for row, person in zip(rows, people, strict=True)
+        for path in row.manages
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(actor=actor, action="role_set", detail={"email": row.email, "role": row.role}) for row in rows
+    )
+    report.people_created += len(people)
+    report.changed_people.extend(people)
+
+
+def _person_update(
     row: RosterRow,
     teams: dict[str, Team],
-    person: Person | None,
+    person: Person,
     report: RosterReport,
     actor: str,
     paths: dict[uuid.UUID, str],
@@ -288,19 +338,6 @@ def _person_apply(
     team = teams[row.team]
     managed = [teams[path] for path in row.manages]
     managed_ids = {team.pk for team in managed}
-    if person is None:
-        user = get_user_model().objects.filter(username__iexact=row.email).first()
-        if user is None:
-            user = get_user_model().objects.create_user(username=row.email, email=row.email)
-            user.set_unusable_password()  # sign-in is set up by SSO or a password reset
-            user.save(update_fields=["password"])
-        person = Person.objects.create(email=row.email, name=row.name, team=team, role=row.role, user=user)
-        person.managed_teams.set(managed)
-        report.people_created += 1
-        report.changed_people.append(person)
-        report.joiners.append(PersonChange(row.email, row.name, after=f"{row.team} ({row.role})"))
-        AuditEvent.objects.create(actor=actor, action="role_set", detail={"email": row.email, "role": row.role})
-        return
     changed = False
     if person.team_id != team.pk:
         report.people_moved += 1
@@ -318,7 +355,7 @@ def _person_apply(
     if not person.is_active:
         report.reactivated.append(PersonChange(row.email, row.name, after=row.team))
         changed = True
-    current_managed = set(person.managed_teams.values_list("pk", flat=True))
+    current_managed = {managed_team.pk for managed_team in person.managed_teams.all()}  # prefetched
     if current_managed != managed_ids:
         before = "; ".join(sorted(paths.get(pk, "") for pk in current_managed))
         report.manages_changes.append(PersonChange(row.email, row.name, before, "; ".join(sorted(row.manages))))
