@@ -4,7 +4,9 @@ States (analytics.models.AggregationRun, written by analytics.job): queued, runn
 stage, done, failed (with the error's class name and when; a retry is offered), or refused by
 the disclosure checker (R15: nothing was published, and it is not retried under the same k).
 A state holds no figure. A run done or refused under a k lower than the cycle's current one is
-shown as queued: the raise (R3) queues it again under the new k.
+shown as queued: the raise (R3) queues it again under the new k; unless the cycle's raw answers
+were purged (analytics.job.retention), when nothing can be decided again and its results stay
+withheld for good.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from analytics.models import AggregationRun
+from analytics.models import AggregationRun, PurgedCycle
 from analytics.published.cycles import door_state
 from surveys.models import Cycle
 
@@ -29,12 +31,21 @@ REFUSED_TEXT = (
 )
 
 
+#: A cycle whose k was raised after its raw answers were purged: published under the old k, which
+#: the door no longer serves, and never computable under the new one.
+WITHHELD = "withheld"
+WITHHELD_TEXT = (
+    "Withheld for good: its threshold was raised after its answers were purged ({day}), so its "
+    "results cannot be decided again."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AggregationState:
     """Where one closed cycle's aggregation is."""
 
     cycle: str
-    state: str  # queued, running, done, failed or refused
+    state: str  # queued, running, done, failed, refused or withheld
     stage: str | None  # while running: reading, computing, checking, flags or comments
     error: str | None  # when failed: the exception's class name, never its message
     since: dt.datetime | None  # when the state was entered (None: recorded before runs were)
@@ -60,12 +71,14 @@ class AggregationState:
             return f"Failed ({self.error})" + (f" on {at}." if at else ".")
         if self.state == State.REFUSED:
             return REFUSED_TEXT
+        if self.state == WITHHELD:
+            return WITHHELD_TEXT.format(day=f"{timezone.localtime(self.since):%Y-%m-%d}" if self.since else "")
         return "Queued: the results are computed next" + (f" (since {at})." if at else ".")
 
 
 def aggregation_states(*, cycles: Sequence[Cycle]) -> dict[int, AggregationState]:
     """The state of each given closed cycle's aggregation, keyed by cycle id (open cycles are
-    left out: nothing is aggregated before close, R8). Two queries."""
+    left out: nothing is aggregated before close, R8). Three queries."""
     closed = [cycle for cycle in cycles if not cycle.is_open]
     if not closed:
         return {}
@@ -75,6 +88,9 @@ def aggregation_states(*, cycles: Sequence[Cycle]) -> dict[int, AggregationState
             "cycle_id", "state", "stage", "error", "k", "changed_at"
         )
     }
+    purged = dict(
+        PurgedCycle.objects.filter(cycle_id__in=[cycle.pk for cycle in closed]).values_list("cycle_id", "purged_at")
+    )
     served: frozenset[int] | None = None
     states = {}
     for cycle in closed:
@@ -87,13 +103,17 @@ def aggregation_states(*, cycles: Sequence[Cycle]) -> dict[int, AggregationState
             states[cycle.pk] = AggregationState(cycle.label, str(derived), None, None, None)
             continue
         state = str(run.state)
+        since = run.changed_at
         if state in (State.DONE, State.REFUSED) and run.k != cycle.k:
-            state = str(State.QUEUED)  # decided under a lower k: the raise queued it again
+            if cycle.pk in purged:
+                state, since = WITHHELD, purged[cycle.pk]  # nothing left to decide it again from
+            else:
+                state = str(State.QUEUED)  # decided under a lower k: the raise queued it again
         states[cycle.pk] = AggregationState(
             cycle=cycle.label,
             state=state,
             stage=run.stage or None if state == State.RUNNING else None,
             error=run.error or None if state == State.FAILED else None,
-            since=run.changed_at,
+            since=since,
         )
     return states

@@ -26,7 +26,7 @@ from analytics.models import (
     ReleasedComment,
     UnitSnapshot,
 )
-from analytics.published import cycle_purged_on, published_cells, unit_flags
+from analytics.published import aggregation_states, cycle_purged_on, published_cells, unit_flags
 from surveys.anonymous.models import Answer, Comment, Response
 from surveys.models import AuditEvent, Cycle
 from surveys.services.thresholds import cycle_k_raise
@@ -250,3 +250,22 @@ def test_the_cycle_page_and_the_confirmation_warn_that_a_raise_is_for_good(three
     # A cycle whose answers are kept has no such warning.
     kept = hr_client.get(f"/programme/settings/cycles/{may.label}/").content.decode()
     assert "purged" not in kept
+
+
+def test_a_purged_cycle_raised_since_reads_withheld_for_good_not_queued(three_cycles, hr_client):
+    _, march, _, may = three_cycles
+    answers_purge(today=PURGE_DAY, months=24)
+    assert aggregation_states(cycles=[march])[march.pk].state == "done"  # purged, still published
+    cycle_k_raise(cycle=march, k=7, actor="hr@example.com")
+    march.refresh_from_db()
+
+    state = aggregation_states(cycles=[march, may])
+    assert state[march.pk].state == "withheld" and not state[march.pk].retryable
+    assert state[march.pk].text == (
+        f"Withheld for good: its threshold was raised after its answers were purged ({timezone.localdate():%Y-%m-%d}), "
+        "so its results cannot be decided again."
+    )
+    assert state[may.pk].state == "done"  # kept answers: untouched
+    page = hr_client.get("/programme/cycles/").content.decode()
+    assert "Withheld for good: its threshold was raised after its answers were purged" in page
+    assert "Queued: the results are computed next" not in page
