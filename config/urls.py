@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from analytics.reports.views import home
 from config.password_reset import ThrottledPasswordResetView
+from surveys.services.accounts import SignInForm
 
 urlpatterns = [
     path("", home, name="home"),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("programme/", include("surveys.programme.urls")),
     path("api/", include("analytics.api.urls")),
     path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     # Login, logout, password change and the rest of the reset flow, with Django's views.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

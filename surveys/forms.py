@@ -83,11 +83,23 @@ class SurveyPage:
         return self.step == self.step_count
 
 
+def line_breaks_normalised(value: str) -> str:
+    """``value`` with every line break as one LF.
+
+    A browser sends a textarea's line breaks as CRLF, but its ``maxlength`` counts each as one
+    character (the HTML standard's "API value"): without this, a comment the browser let through
+    at the item's 1,000 characters is refused as longer, by one per line break."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def raw_answers_from_post(post: QueryDict, instrument: Instrument) -> dict[str, Any]:
     """Only the instrument's own keys are read; everything else in the POST is ignored."""
     raw: dict[str, Any] = {}
     for item in instrument.items:
-        raw[item.key] = post.getlist(item.key) if item.kind == "multi" else post.get(item.key, "")
+        if item.kind == "multi":
+            raw[item.key] = post.getlist(item.key)
+        else:
+            raw[item.key] = line_breaks_normalised(post.get(item.key, ""))
     return raw
 
 
@@ -95,8 +107,9 @@ def posted_answers(post: QueryDict) -> dict[str, list[str]]:
     """Every posted field with all its values, for the submit service, before any instrument is
     known: the service's one locked lookup names the version, and `Instrument.clean` then reads
     only the items' own keys (a single-answer item takes the last value, as `QueryDict.get`
-    does), so the final POST needs no read of its own first."""
-    return {key: post.getlist(key) for key in post}
+    does), so the final POST needs no read of its own first. Line breaks are normalised in every
+    value (see line_breaks_normalised): only a comment can hold one that counts."""
+    return {key: [line_breaks_normalised(value) for value in post.getlist(key)] for key in post}
 
 
 def survey_page_build(

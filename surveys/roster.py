@@ -12,6 +12,7 @@ import hashlib
 import io
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -299,7 +300,7 @@ def _joiners_create(rows: list[RosterRow], teams: dict[str, Team], report: Roste
         return
     user_model = get_user_model()
     emails = [row.email for row in rows]  # lower-cased by the parser
-    accounts = {
+    accounts: dict[str, Any] = {
         user.username_lower: user
         for user in user_model.objects.annotate(username_lower=Lower("username")).filter(username_lower__in=emails)
     }

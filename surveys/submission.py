@@ -18,11 +18,18 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.views.decorators.debug import sensitive_variables
 
+from config.text_input import text_problem
 from surveys.anonymous.models import Answer, Comment, Response
-from surveys.instrument import CleanAnswers
+from surveys.instrument import AnswerErrors, CleanAnswers, Instrument, RawAnswers
 from surveys.models import Cycle, Invitation, Role
 from surveys.models.cycles import token_digest
 from surveys.selectors import LinkState, instrument_for_version, issued_link_state, missing_link_state
+
+# What Django's form parser puts where the body held bytes that are not UTF-8 (it decodes with
+# errors="replace"). Browsers always send the form as UTF-8, so in a comment it means the text was
+# garbled on its way here; stored, it could never be corrected (nobody can edit an anonymous
+# comment), so it is refused like the characters text_problem refuses.
+REPLACEMENT_CHARACTER = "\ufffd"
 
 
 class SubmissionRefused(Exception):
@@ -91,7 +98,16 @@ def response_submit(*, token: str, raw_answers: Mapping[str, str | Sequence[str]
             raise SubmissionRefused(state)
         instrument = instrument_for_version(version_id=link.instrument_version_id)
         # Person.is_manager, from the locked row's role: managers are offered managers-only options.
-        clean: CleanAnswers = instrument.clean(raw_answers, is_manager=link.person_role == Role.MANAGER)
+        is_manager = link.person_role == Role.MANAGER
+        # Checked here, before anything is written: PostgreSQL refuses NUL in text, which would end
+        # the submission in a 500 with every answer lost.
+        text_errors = _comment_errors(instrument, raw_answers, is_manager=is_manager)
+        try:
+            clean: CleanAnswers = instrument.clean(raw_answers, is_manager=is_manager)
+        except AnswerErrors as errors:
+            raise AnswerErrors(_merged(errors.errors, text_errors)) from None
+        if text_errors:
+            raise AnswerErrors(text_errors)
         # The lock guarantees the row is still pending: a plain UPDATE by key, no re-read.
         Invitation.objects.filter(pk=link.invitation_id).update(status=Invitation.Status.ANSWERED)
         response = Response.objects.create(
@@ -103,3 +119,46 @@ def response_submit(*, token: str, raw_answers: Mapping[str, str | Sequence[str]
         )
         if clean.comment:
             Comment.objects.create(cycle_id=link.cycle_id, team_id=link.team_id, text=clean.comment)
+
+
+def comment_problem(text: str) -> str | None:
+    """What stops ``text`` from being stored as a comment, as the fix to make, or None.
+
+    The characters config.text_input refuses in multi-line text, and the replacement character
+    (see REPLACEMENT_CHARACTER). Refused, never stripped: the engineer sees the form again with
+    every answer kept and decides what the comment should say."""
+    problem = text_problem(text, multiline=True)
+    if problem is not None:
+        return f"Your comment holds a character that cannot be stored: {problem}."
+    position = text.find(REPLACEMENT_CHARACTER)
+    if position >= 0:
+        return (
+            f"Your comment holds a garbled character (U+FFFD) at character {position + 1}, where the text did not "
+            "arrive as UTF-8: retype that part of your comment."
+        )
+    return None
+
+
+def _comment_errors(instrument: Instrument, raw_answers: RawAnswers, *, is_manager: bool) -> dict[str, str]:
+    """A message per asked free-text item whose text cannot be stored. The text is read as
+    Instrument.clean reads it: the last value of a repeated field."""
+    context = instrument.context_from(raw_answers, is_manager=is_manager)
+    errors: dict[str, str] = {}
+    for item in instrument.asked_items(context):
+        if item.kind != "text":
+            continue
+        value = raw_answers.get(item.key)
+        text = value if isinstance(value, str) else (value[-1] if value else "")
+        problem = comment_problem(text)
+        if problem is not None:
+            errors[item.key] = problem
+    return errors
+
+
+def _merged(first: dict[str, str], second: dict[str, str]) -> dict[str, str]:
+    """Both sets of messages; an item with one in each says both (a comment too long *and* holding
+    a NUL), so that one more try is enough."""
+    merged = dict(first)
+    for key, message in second.items():
+        merged[key] = f"{merged[key]} {message}" if key in merged else message
+    return merged

@@ -506,6 +506,9 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route("login", "accounts/login/", (Case("form", row(200)),)),
+    # django.contrib.auth.urls' own login: config/urls.py's (with the field-worded form) comes
+    # first on the same path, so this one is never reached.
+    Route("login", "accounts/login/", shadowed=True),
     Route(
         "logout",
         "accounts/logout/",

@@ -11,6 +11,7 @@ not exist).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -25,6 +26,9 @@ from knox.settings import knox_settings
 
 DIGEST_SHOWN = 8
 TEMPLATE = "analytics/api/tokens.html"
+# knox stores a hex digest; anything else posted as one names no token, and is not looked up:
+# PostgreSQL refuses a NUL in a query parameter (a 500 otherwise).
+DIGEST = re.compile(r"[0-9a-f]{1,128}")
 
 
 def _rows(request: HttpRequest) -> list[dict[str, Any]]:
@@ -83,7 +87,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest) -> HttpResponse:
     """Deletes one of the signed-in user's tokens: the next call with it gets 401."""
     digest = request.POST.get("digest", "")
-    deleted, _ = AuthToken.objects.filter(user_id=request.user.pk, digest=digest).delete()
+    deleted = 0
+    if DIGEST.fullmatch(digest):
+        deleted, _ = AuthToken.objects.filter(user_id=request.user.pk, digest=digest).delete()
     if not deleted:
         raise Http404("No such token of yours.")
     messages.success(request, f"Token {digest[:DIGEST_SHOWN]}\u2026 revoked: it no longer works.")

@@ -57,7 +57,9 @@ def hr_required(view: View) -> View:
 @require_http_methods(["GET", "POST"])
 @hr_required
 def exports_home(request: HttpRequest) -> HttpResponse:
-    form = ExportStartForm(request.POST or None)
+    # Bound on every POST, an empty one included (``request.POST or None`` would show an empty
+    # POST the blank form, 200, without a word about the format it lacks).
+    form = ExportStartForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             job = export_job_start(

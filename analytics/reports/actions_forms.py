@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from analytics.core.catalogue import RESPONSES
 from analytics.reports import themes
+from config.text_input import text_problem
 from surveys.models import Person
 from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
 from surveys.services.actions import CHECK_BACK_MONTHS_MAX, CHECK_BACK_MONTHS_MIN, month_add
@@ -49,6 +50,25 @@ def owner_choices(people: Sequence[Person]) -> list[tuple[str, str]]:
 
 def month_parse(value: str) -> dt.date:
     return dt.date.fromisoformat(f"{value}-01")
+
+
+# The titles and outcomes are shown to the team, in the next pulse invitation and in the audit
+# log: config.text_input's rule keeps out what nobody types but can hide or reorder what a reader
+# sees (and the NUL PostgreSQL refuses). Each message says which field and what to remove.
+WHAT_YOU_TRY = "What you will try"
+OUTCOME = "The outcome"
+
+
+def _nul_message(what: str) -> str:
+    return f"{what} holds a character that cannot be stored: remove the control character U+0000."
+
+
+def plain_text(value: str, *, what: str, multiline: bool) -> str:
+    """``value`` if config.text_input takes it, else a ValidationError naming ``what``."""
+    problem = text_problem(value, multiline=multiline)
+    if problem is not None:
+        raise ValidationError(f"{what} holds a character that cannot be stored: {problem}.", code="bad_text")
+    return value
 
 
 class _OwnerAndMonth(forms.Form):
@@ -96,7 +116,8 @@ class ActionNewForm(_OwnerAndMonth):
         help_text=f"A sentence is enough (at most {ACTION_TITLE_MAX} characters). The team sees it, and so "
         "does the invitation to the next pulse.",
         error_messages={
-            "max_length": f"Keep what you will try to {ACTION_TITLE_MAX} characters (it has %(show_value)d)."
+            "max_length": f"Keep what you will try to {ACTION_TITLE_MAX} characters (it has %(show_value)d).",
+            "null_characters_not_allowed": _nul_message(WHAT_YOU_TRY),
         },
     )
     metric = forms.ChoiceField(
@@ -108,17 +129,29 @@ class ActionNewForm(_OwnerAndMonth):
         },
     )
     flag_kind = forms.CharField(required=False, widget=forms.HiddenInput)
-    cycle = forms.CharField(widget=forms.HiddenInput)
+    # Not required: see __init__ (missing, it differs from the published cycle like any other).
+    cycle = forms.CharField(required=False, widget=forms.HiddenInput)
 
     field_order = ["suggestion", "own_title", "metric", "owner", "check_back_month"]
 
     def __init__(self, *args: Any, suggestions: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The hidden fields only carry the page's cycle and flag back: the view compares them with
+        # what is published and says in words when they differ (a NUL included), so they have no
+        # check of their own, whose message would point at a field nobody can see.
+        for hidden in ("flag_kind", "cycle"):
+            self.fields[hidden].validators = []
         self.suggestions = list(suggestions)
         choices = [(str(index), text) for index, text in enumerate(self.suggestions)]
         self.fields["suggestion"].choices = [*choices, (OWN_WORDS, "In my own words (below)")]  # type: ignore[attr-defined]
         if not self.suggestions:
+            # Nothing to pick from, so the page shows no choice: a posted one (a form of a flag
+            # since withdrawn, or a tampered one) is not read, or its error would sit at no field.
+            del self.fields["suggestion"]
             self.fields["own_title"].label = "What will you try?"
+
+    def clean_own_title(self) -> str:
+        return plain_text(self.cleaned_data["own_title"], what=WHAT_YOU_TRY, multiline=False)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -153,10 +186,14 @@ class ActionEditForm(_OwnerAndMonth):
         error_messages={
             "required": "Say what you will try, in a sentence.",
             "max_length": f"Keep what you will try to {ACTION_TITLE_MAX} characters (it has %(show_value)d).",
+            "null_characters_not_allowed": _nul_message(WHAT_YOU_TRY),
         },
     )
 
     field_order = ["title", "owner", "check_back_month"]
+
+    def clean_title(self) -> str:
+        return plain_text(self.cleaned_data["title"], what=WHAT_YOU_TRY, multiline=False)
 
 
 class _Confirmed(forms.Form):
@@ -179,6 +216,7 @@ class ActionCloseForm(_Confirmed):
         error_messages={
             "required": "Say in a sentence what happened, even \u201cwe stopped; it did not fit\u201d.",
             "max_length": f"Keep the outcome to {ACTION_OUTCOME_MAX} characters (it has %(show_value)d).",
+            "null_characters_not_allowed": _nul_message(OUTCOME),
         },
     )
     refusal = "Tick the box to confirm closing the action, or leave it open."
@@ -190,6 +228,9 @@ class ActionCloseForm(_Confirmed):
         self.fields[
             "confirm"
         ].label = "Yes, close this action: it moves to the team's earlier actions and cannot be reopened."
+
+    def clean_outcome(self) -> str:
+        return plain_text(self.cleaned_data["outcome"], what=OUTCOME, multiline=True)
 
 
 class ActionDeleteForm(_Confirmed):

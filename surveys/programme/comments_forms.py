@@ -33,6 +33,11 @@ class CommentsReleaseForm(forms.Form):
         return True
 
 
+UNREADABLE_ID = (
+    "The comment to redact is not named by a valid id; reload the page and use that comment's Redact button."
+)
+
+
 class CommentRedactForm(forms.Form):
     """Redact one listed comment, named by its id in the listing. One form per comment on the
     page: ``auto_id`` keeps each form's element ids apart while the field names stay the same."""
@@ -40,7 +45,9 @@ class CommentRedactForm(forms.Form):
     comment = forms.CharField(
         widget=forms.HiddenInput,
         error_messages={
-            "required": "No comment was named to redact; reload the page and use that comment's Redact button."
+            "required": "No comment was named to redact; reload the page and use that comment's Redact button.",
+            # A NUL cannot be in an id: the same words as for any other unreadable one.
+            "null_characters_not_allowed": UNREADABLE_ID,
         },
     )
     confirm = forms.BooleanField(
@@ -52,10 +59,7 @@ class CommentRedactForm(forms.Form):
         try:
             return uuid.UUID(value)
         except ValueError:
-            raise ValidationError(
-                "The comment to redact is not named by a valid id; reload the page and use that comment's "
-                "Redact button."
-            ) from None
+            raise ValidationError(UNREADABLE_ID) from None
 
     def clean_confirm(self) -> bool:
         if not self.cleaned_data.get("confirm"):

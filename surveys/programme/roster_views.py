@@ -36,9 +36,15 @@ def _actor(request: HttpRequest) -> str:
     return str(request.hr_person.email)  # type: ignore[attr-defined]
 
 
+def _same_preview_id(kept: str, posted: str) -> bool:
+    """Whether the posted id is the kept one, in constant time. compare_digest raises TypeError on
+    a str holding anything but ASCII, which a posted id may (the ids made here are ASCII)."""
+    return kept.isascii() and posted.isascii() and secrets.compare_digest(kept, posted)
+
+
 def _stored_preview(request: HttpRequest, preview_id: str) -> dict[str, Any] | None:
     stored = request.session.get(SESSION_KEY)
-    if not isinstance(stored, dict) or not secrets.compare_digest(str(stored.get("id", "")), preview_id):
+    if not isinstance(stored, dict) or not _same_preview_id(str(stored.get("id", "")), preview_id):
         return None
     if float(stored.get("expires", 0)) < time.time():
         request.session.pop(SESSION_KEY, None)

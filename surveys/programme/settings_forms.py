@@ -26,7 +26,10 @@ from surveys.services.thresholds import (
 PILOT_MIN, PILOT_MAX = Decimal(1), Decimal(7)
 REVIEW_DAYS_MIN, REVIEW_DAYS_MAX = 0, 30  # Organisation.comment_review_days' range
 HOURLY_COST_MAX = Decimal("999999.99")  # the field's 8 digits, 2 of them decimals
-CURRENCY = re.compile(r"[A-Z]{3}")
+# Three ASCII letters, checked as typed: upper-casing first would turn "ßa" into "SSA" (and other
+# letters into Latin ones) and store a code nobody typed.
+CURRENCY = re.compile(r"[A-Za-z]{3}")
+CURRENCY_FIX = "The currency is a three-letter code such as EUR, USD or GBP; enter three letters."
 
 # The organisation's settings this page edits, in the order they are shown and audited.
 ORGANISATION_FIELDS = (
@@ -115,6 +118,7 @@ class OrganisationSettingsForm(forms.Form):
         error_messages={
             "required": "Enter the currency as a three-letter code, such as EUR.",
             "max_length": "The currency is a three-letter code, such as EUR; enter three letters.",
+            "null_characters_not_allowed": CURRENCY_FIX,
         },
     )
     pilot_cutoff = forms.DecimalField(
@@ -164,10 +168,10 @@ class OrganisationSettingsForm(forms.Form):
         return value
 
     def clean_currency(self) -> str:
-        value = str(self.cleaned_data["currency"]).strip().upper()
+        value = str(self.cleaned_data["currency"]).strip()
         if not CURRENCY.fullmatch(value):
-            raise ValidationError("The currency is a three-letter code such as EUR, USD or GBP; enter three letters.")
-        return value
+            raise ValidationError(CURRENCY_FIX)
+        return value.upper()
 
     def clean_pilot_cutoff(self) -> Decimal:
         value: Decimal = self.cleaned_data["pilot_cutoff"]

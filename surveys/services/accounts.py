@@ -16,9 +16,34 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 logger = logging.getLogger(__name__)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, its field refusals worded with the field and the fix (Django's own
+    say "This field is required." or "Null characters are not allowed.", on a page that shows
+    only the form's general errors)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].error_messages.update(
+            {
+                "required": "E-mail: enter the address you sign in with.",
+                "null_characters_not_allowed": (
+                    "E-mail: remove the control character U+0000; enter the address you sign in with."
+                ),
+            }
+        )
+        self.fields["password"].error_messages.update(
+            {
+                "required": "Password: enter your password.",
+                "null_characters_not_allowed": (
+                    "Password: remove the control character U+0000 and type your password again."
+                ),
+            }
+        )
 
 
 class RosterPasswordResetForm(PasswordResetForm):

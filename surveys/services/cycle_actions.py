@@ -90,12 +90,24 @@ def reminder_refusal(cycle: Cycle, today: dt.date) -> str | None:
     return None
 
 
+# The longest a monthly pulse may stay open: a later date is most likely a typo (2206 for 2026),
+# and an open cycle keeps the next month's from opening.
+MAX_OPEN_DAYS = 60
+
+
 def closing_date_problem(*, cycle: Cycle, closes_on: dt.date, today: dt.date) -> str | None:
     """What is wrong with ``closes_on`` as the cycle's new closing date (None: nothing)."""
     if closes_on <= today:
         return f"The closing date must be after today ({today:%Y-%m-%d}); enter a later date, {DATE_HINT}."
     if closes_on <= cycle.opened_on:
         return f"The closing date must be after the opening date ({cycle.opened_on:%Y-%m-%d}); enter a later date."
+    latest = cycle.opened_on + dt.timedelta(days=MAX_OPEN_DAYS)
+    if closes_on > latest:
+        return (
+            f"The closing date may be at most {MAX_OPEN_DAYS} days after the opening date "
+            f"({cycle.opened_on:%Y-%m-%d}), so {latest:%Y-%m-%d} at the latest; enter an earlier date "
+            f"(a pulse left open longer keeps the next month's from opening)."
+        )
     return None
 
 

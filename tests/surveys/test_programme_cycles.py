@@ -301,6 +301,21 @@ def test_the_closing_date_must_be_after_today(hr_client, open_cycle, days):
     assert open_cycle.closes_on == before
 
 
+def test_the_closing_date_may_be_at_most_sixty_days_after_opening(hr_client, open_cycle):
+    from surveys.services.cycle_actions import MAX_OPEN_DAYS
+
+    before = open_cycle.closes_on
+    latest = open_cycle.opened_on + dt.timedelta(days=MAX_OPEN_DAYS)
+    response = closing(hr_client, f"{latest + dt.timedelta(days=1):%Y-%m-%d}")
+    assert response.status_code == 400
+    assert f"so {latest:%Y-%m-%d} at the latest; enter an earlier date" in response.content.decode()
+    open_cycle.refresh_from_db()
+    assert open_cycle.closes_on == before
+    assert closing(hr_client, f"{latest:%Y-%m-%d}").status_code == 302  # the last day allowed
+    open_cycle.refresh_from_db()
+    assert open_cycle.closes_on == latest
+
+
 def test_the_closing_date_must_be_after_the_opening_date(open_cycle):
     from surveys.programme.cycles_forms import ClosingDateForm
 
