@@ -27,17 +27,13 @@ from surveys.audit import audit_subject
 from surveys.models import AuditEvent
 from surveys.programme.access import hr_required
 from surveys.programme.audit_forms import AuditFilterForm, kind_label
+from surveys.spreadsheet import spreadsheet_text
 
 PER_PAGE = 100
 CSV_COLUMNS = ("at", "actor", "action", "subject", "detail")
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"  # so that Excel reads the file as UTF-8
-
-
-def csv_cell(value: str) -> str:
-    """The value, with a leading apostrophe if a spreadsheet would take it for a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+# A cell that starts with "=", "@"... is run by a spreadsheet (CSV injection): it gets an apostrophe.
+csv_cell = spreadsheet_text
 
 
 def _detail_json(detail: object) -> str:
