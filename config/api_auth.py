@@ -7,17 +7,29 @@ PULSE_INVALID_API_TOKEN_LIMIT-th (default 20) within PULSE_INVALID_TOKEN_WINDOW_
 900) locks the client for that long: every token request from it is answered 429 without being
 looked up, a valid token included (else the lock would still answer guesses). Requests without a
 token header (a signed-in browser's session) are not affected.
+
+A token that is not the shape knox issues (its prefix and 64 hexadecimal characters) is refused as
+an invalid one before knox sees it: knox decodes the header as UTF-8 and looks its first
+characters up in the database, so a header byte that is not UTF-8 or a NUL would end the request
+in a 500.
+
+The session cookie is checked the same way before DRF's SessionAuthentication loads it: a cookie
+value in quotes may spell NUL as ``\\000`` (http.cookies unquotes it), Django looks the key up as
+it is, and PostgreSQL refuses the query (a 500). A key that is not printable text is no session.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
+from knox.settings import knox_settings
 from rest_framework import exceptions
-from rest_framework.authentication import get_authorization_header
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from config.throttle import throttle_failure_register, throttle_locked
@@ -25,6 +37,16 @@ from surveys.ratelimit import client_address
 
 SCOPE = "api-token"
 LOCKED = "token: too many invalid API tokens from this address; wait {minutes} minutes, then use a valid token."
+MALFORMED = (
+    "token: not a token this API issues; send `Authorization: Token <token>`, the token being the {length} "
+    "hexadecimal characters shown once on the page that made it (make one at /api/tokens/)."
+)
+
+
+def _token_shape() -> re.Pattern[bytes]:
+    """What knox issues: TOKEN_PREFIX, then AUTH_TOKEN_CHARACTER_LENGTH hex digits (knox.crypto)."""
+    prefix = re.escape(str(knox_settings.TOKEN_PREFIX).encode())
+    return re.compile(prefix + b"[0-9a-f]{%d}" % int(knox_settings.AUTH_TOKEN_CHARACTER_LENGTH))
 
 
 def _throttled() -> exceptions.Throttled:
@@ -32,15 +54,30 @@ def _throttled() -> exceptions.Throttled:
     return exceptions.Throttled(wait=window, detail=LOCKED.format(minutes=max(1, round(window / 60))))
 
 
+def _authorization(request: Request) -> list[bytes]:
+    """The Authorization header's parts, as DRF's get_authorization_header reads them. A WSGI
+    server hands headers on as Latin-1 text, so encoding them back cannot fail there; an
+    in-process client (Django's, werkzeug's) can hand on any text, whose other characters are
+    read as "?" (no token holds one) rather than ending the request in a 500."""
+    header = request.META.get("HTTP_AUTHORIZATION", b"")
+    if isinstance(header, str):
+        header = header.encode("iso-8859-1", errors="replace")
+    return list(header.split())
+
+
 class ThrottledTokenAuthentication(TokenAuthentication):  # type: ignore[misc]  # knox ships no types
     def authenticate(self, request: Request) -> Any:
-        header = get_authorization_header(request).split()
+        header = _authorization(request)
         if not header or header[0].lower() != self.authenticate_header(request).encode().lower():
             return None  # no token offered: another authenticator's business
         client = client_address(request._request)
         if throttle_locked(scope=SCOPE, value=client):
             raise _throttled()
         try:
+            # Knox itself is asked only about a header of the shape it issues.
+            if len(header) != 2 or _token_shape().fullmatch(header[1]) is None:
+                length = knox_settings.AUTH_TOKEN_CHARACTER_LENGTH
+                raise exceptions.AuthenticationFailed(MALFORMED.format(length=length))
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
             if throttle_failure_register(
@@ -51,6 +88,24 @@ class ThrottledTokenAuthentication(TokenAuthentication):  # type: ignore[misc]  
             ):
                 raise _throttled() from None
             raise
+
+
+class CheckedSessionAuthentication(SessionAuthentication):
+    """DRF's session authentication, for a session cookie Django can look up: any other is no
+    session (the request goes on as anonymous, so it gets the API's 401 where one is needed)."""
+
+    def authenticate(self, request: Request) -> Any:
+        key = request._request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if key is not None and not (key.isascii() and key.isprintable()):
+            return None
+        return super().authenticate(request)
+
+
+class CheckedSessionScheme(SessionScheme):  # type: ignore[misc, no-untyped-call]  # drf-spectacular's are untyped
+    """The OpenAPI security scheme of DRF's session class, for this subclass (drf-spectacular
+    matches authenticators by exact class)."""
+
+    target_class = "config.api_auth.CheckedSessionAuthentication"
 
 
 class ThrottledKnoxTokenScheme(KnoxTokenScheme):  # type: ignore[misc, no-untyped-call]  # knox's scheme is untyped

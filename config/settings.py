@@ -179,6 +179,8 @@ PULSE_SESSION_HOURS = env.int("PULSE_SESSION_HOURS", default=8)
 if PULSE_SESSION_HOURS < 1:
     raise ImproperlyConfigured("PULSE_SESSION_HOURS must be a whole number of hours, 1 or more.")
 SESSION_COOKIE_AGE = PULSE_SESSION_HOURS * 3600
+# Database sessions that treat a malformed cookie (a NUL, say) as no session (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LOGIN_URL = "login"
@@ -388,10 +390,19 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox's TokenAuthentication behind a per-client limit on invalid tokens.
         "config.api_auth.ThrottledTokenAuthentication",
-        # Session auth enforces CSRF on unsafe methods; token requests carry no cookie.
-        "rest_framework.authentication.SessionAuthentication",
+        # Session auth enforces CSRF on unsafe methods; token requests carry no cookie. Checked:
+        # a session cookie holding NUL is no session rather than a query PostgreSQL refuses.
+        "config.api_auth.CheckedSessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, the JSON and form parsers strict (config/api_parsers.py): what is not UTF-8, or
+    # cannot be stored or written back (NUL, lone surrogates, runaway nesting), is refused with the
+    # field it is in rather than stored as U+FFFD or ended in a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api_parsers.StrictJSONParser",
+        "config.api_parsers.StrictFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "analytics.api.errors.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,
@@ -425,6 +436,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # drf-spectacular's default hook, then ours: the statuses the framework answers on every
+    # operation (406, 429; 415 and the CSRF 403 where a body is sent), so that the schema lists
+    # every status the API can return (tests/hostile/api).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "analytics.api.docs.framework_statuses_document",
+    ],
 }
 
 # Survey links carry a one-time token in their path: every log record passes through a filter

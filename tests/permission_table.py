@@ -492,7 +492,7 @@ ROUTES: tuple[Route, ...] = (
     # Anything else under /api/: a JSON 404 for everyone (no endpoint, so nothing to sign in to).
     Route(
         "api:not_found",
-        "api/^(?P<rest>.*)$",
+        "api/^(?P<rest>[\\s\\S]*)$",
         (Case("no such endpoint", row(404), kwargs={"rest": "v1/nope/"}),),
         json=True,
     ),

@@ -36,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.actions_serializers import (
+    NO_PERSON,
     UPDATABLE,
     ActionCloseInput,
     ActionCreateInput,
@@ -74,10 +75,6 @@ FIXED_FIELDS = {
     "status": "close it with POST /api/v1/actions/<id>/close/ (with an outcome); it cannot be reopened.",
     "outcome": "the outcome is given when closing: POST /api/v1/actions/<id>/close/.",
 }
-# A person id no row has (ids start at 1): an owner e-mail address that matches nobody active is
-# passed as this, so the service refuses it with its one message, and a manager cannot probe which
-# addresses are on the roster.
-NO_PERSON = 0
 
 
 def _readable_unit_ids(viewer: Viewer) -> set[str] | None:

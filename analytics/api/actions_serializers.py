@@ -11,7 +11,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from analytics.api.params import MONTH
+from analytics.api.fields import TextField
+from analytics.api.params import MONTH, shown
+from config.text_input import text_problem
 from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
 
 UPDATABLE = ("title", "owner", "check_back_month")
@@ -20,6 +22,14 @@ _OWNER_HELP = (
     "(with everyone below it) or the managers of it or of a unit above it."
 )
 _CHECK_BACK_HELP = "The month whose results are checked back on, YYYY-MM: one to six months after the cycle."
+# The longest e-mail address there is (RFC 5321 path limit); a longer owner is no address.
+EMAIL_MAX = 254
+# Digits in the largest person id (a PostgreSQL bigint).
+PERSON_ID_DIGITS = 19
+# A person id no row has (ids start at 1): an owner that names nobody is passed as this, so the
+# service refuses it with its one message (and a manager cannot probe which addresses are on the
+# roster).
+NO_PERSON = 0
 
 
 @extend_schema_field({"type": "string", "pattern": MONTH.pattern})
@@ -28,7 +38,7 @@ class MonthField(serializers.Field):  # type: ignore[type-arg]
 
     default_error_messages = {
         "blank": "give a month, YYYY-MM.",
-        "invalid_month": "{value!r} is not a month; write it as YYYY-MM, e.g. 2026-06.",
+        "invalid_month": "{value} is not a month; write it as YYYY-MM, e.g. 2026-06.",
     }
 
     def to_internal_value(self, data: Any) -> dt.date:
@@ -37,7 +47,7 @@ class MonthField(serializers.Field):  # type: ignore[type-arg]
             self.fail("blank")
         match = MONTH.match(text)
         if match is None:
-            self.fail("invalid_month", value=data)
+            self.fail("invalid_month", value=shown(data))
             raise AssertionError("unreachable: fail() raises")  # for the type checker
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
@@ -47,10 +57,16 @@ class MonthField(serializers.Field):  # type: ignore[type-arg]
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "email"}]})
 class OwnerField(serializers.Field):  # type: ignore[type-arg]
-    """A person's id (an integer, or digits in a string) or an e-mail address; which person it
-    names, and whether they may own the action, is the service's question."""
+    """A person's id (an integer, or ASCII digits in a string) or an e-mail address; which person
+    it names, and whether they may own the action, is the service's question. An address is looked
+    up in the database, so one holding what PostgreSQL refuses (NUL) or psycopg cannot encode (a
+    lone surrogate) is refused here, as are the other characters config.text_input refuses."""
 
-    default_error_messages = {"invalid": "give the owner's person id (a whole number) or e-mail address."}
+    default_error_messages = {
+        "invalid": "give the owner's person id (a whole number) or e-mail address.",
+        "bad_text": "give the owner's person id or e-mail address; this one holds a character that cannot be "
+        "stored: {problem}.",
+    }
 
     def to_internal_value(self, data: Any) -> int | str:
         if isinstance(data, bool):
@@ -59,9 +75,16 @@ class OwnerField(serializers.Field):  # type: ignore[type-arg]
             return data
         if isinstance(data, str):
             text = data.strip()
-            if text.isdigit():
-                return int(text)
-            if "@" in text and " " not in text:
+            # isdigit() alone takes "²" and other digits int() refuses (a 500, once). A number
+            # longer than any person id (a bigint) names nobody; int() of one past 4,300 digits
+            # raises, so it is not read at all.
+            if text.isascii() and text.isdigit():
+                return int(text) if len(text) <= PERSON_ID_DIGITS else NO_PERSON
+            # As sent: strip() takes NEL and other controls for whitespace.
+            problem = text_problem(data, multiline=False)
+            if problem is not None:
+                self.fail("bad_text", problem=problem)
+            if "@" in text and " " not in text and len(text) <= EMAIL_MAX:
                 return text.lower()
         self.fail("invalid")
         raise AssertionError("unreachable: fail() raises")  # for the type checker
@@ -86,18 +109,18 @@ class ActionCreateInput(serializers.Serializer):  # type: ignore[type-arg]
         help_text="The published cycle (YYYY-MM, from /api/v1/cycles/) whose results prompted the action.",
         error_messages=_required("give the published cycle (YYYY-MM) whose results prompted it; see /api/v1/cycles/."),
     )
-    metric = serializers.CharField(
+    metric = TextField(
         help_text="The metric the action aims to move (a metric name of the cells, e.g. psych_safety).",
         error_messages=_required("give the metric the action aims to move (a metric name, e.g. psych_safety)."),
     )
-    flag_kind = serializers.CharField(
+    flag_kind = TextField(
         required=False,
         allow_blank=True,
         help_text="The flag it answers: the kind of one of the unit's flags in that cycle (from "
         "/api/v1/flags/?unit=&cycle=); leave out for an action on a metric alone.",
         error_messages={"null": "write a flag's kind, or leave the field out."},
     )
-    title = serializers.CharField(
+    title = TextField(
         help_text=f"What you will try, at most {ACTION_TITLE_MAX} characters (a playbook suggestion or your own).",
         error_messages=_required("say what you will try: pick a suggestion or write your own (a sentence is enough)."),
     )
@@ -111,7 +134,7 @@ class ActionCreateInput(serializers.Serializer):  # type: ignore[type-arg]
 class ActionUpdateInput(serializers.Serializer):  # type: ignore[type-arg]
     """Any of the three; the rest of an action is fixed once recorded."""
 
-    title = serializers.CharField(
+    title = TextField(
         required=False,
         help_text=f"What you will try, at most {ACTION_TITLE_MAX} characters.",
         error_messages={
@@ -135,9 +158,10 @@ class ActionUpdateInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ActionCloseInput(serializers.Serializer):  # type: ignore[type-arg]
-    outcome = serializers.CharField(
+    outcome = TextField(
         required=False,
         allow_blank=True,
+        multiline=True,
         help_text=f"What happened, in a sentence (at most {ACTION_OUTCOME_MAX} characters). Closing a closed "
         "action changes nothing (its outcome stays).",
         error_messages={"null": "say in a sentence what happened."},

@@ -14,6 +14,7 @@ back empty, with its ``next`` link, rather than showing what was not theirs then
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
-from analytics.api.params import BadParameter, metrics_parse, range_parse, unit_parse
+from analytics.api.params import METRIC_NAMES, MONTH, BadParameter, metrics_parse, range_parse, unit_parse
 from analytics.api.permissions import UNIT_NOT_FOUND, Scope, unit_scope
 from analytics.published import (
     ORGANISATION_ID,
@@ -42,6 +43,9 @@ PARAMS = ("unit", "since", "until", "metric", "cursor")
 #: Cells a page; fixed, not the client's choice.
 PAGE_SIZE = 500
 BAD_CURSOR = "not a cursor this API handed out; start again without it (the first page)."
+#: Longer than any cursor this API hands out (a month, a unit id and a metric name, base64): a
+#: longer one is refused before it is decoded, whatever it would decode to.
+CURSOR_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +65,13 @@ def cells_page(viewer: Viewer, query: Mapping[str, str]) -> Found:
     else:
         raise BadParameter("unit", "required for your role; give a unit_id from /api/v1/units/.")
     cursor = query.get("cursor")
+    if cursor is not None:
+        _cursor_check(cursor)
     served = [
         cycle
         for cycle in sorted(aggregated_cycles(), key=lambda cycle: cycle.month)
         if (since is None or cycle.month >= since) and (until is None or cycle.month <= until)
     ]
-    if cursor is not None:
-        _cursor_month(cursor)  # a bad cursor is refused even where the range is empty
     if not served:
         return Found((), None)
     latest = served[-1]
@@ -77,6 +81,28 @@ def cells_page(viewer: Viewer, query: Mapping[str, str]) -> Found:
     if scope is Scope.SUBTREE:
         return _subtree(viewer, unit, served, since, until, metrics, cursor)
     return _unit_alone(viewer, unit, served, metrics, cursor)
+
+
+def _cursor_check(cursor: str) -> None:
+    """Refuses a cursor that is not one this API could have handed out, before the door decodes
+    it: the door reads the position it names as it is, and a forged one could end that read in an
+    error (a metric holding NUL or a lone surrogate reaches the database; a cursor nesting JSON a
+    thousand deep stops the decoder)."""
+    if len(cursor) > CURSOR_MAX:
+        raise BadParameter("cursor", BAD_CURSOR)
+    try:
+        month, unit_id, metric = cursor_decode(cursor)
+    except CursorInvalid:
+        raise BadParameter("cursor", BAD_CURSOR) from None
+    if MONTH.match(month) is None:
+        raise BadParameter("cursor", BAD_CURSOR)
+    if unit_id is not None:
+        try:
+            uuid.UUID(unit_id)
+        except ValueError:
+            raise BadParameter("cursor", BAD_CURSOR) from None
+    if metric is not None and metric not in METRIC_NAMES:
+        raise BadParameter("cursor", BAD_CURSOR)
 
 
 def _cursor_month(cursor: str) -> dt.date:

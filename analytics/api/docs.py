@@ -3,6 +3,8 @@ so that every status a view returns is documented with the same words the errors
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -54,3 +56,42 @@ CELLS_PARAMETERS = [
         "cursor", OpenApiTypes.STR, description="Opaque: follow `next` of the previous page instead of setting it."
     ),
 ]
+
+
+# --- statuses the framework answers for every operation ------------------------------------------
+
+_UNSAFE = ("post", "put", "patch", "delete")
+_BODY_METHODS = ("post", "put", "patch")
+_ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOutput"}}}
+FRAMEWORK_STATUSES = {
+    "406": "The Accept header asks for something other than JSON: the API answers application/json only.",
+    "429": "Too many invalid API tokens from this address: every token request is refused for a while, a "
+    "valid token included (config.api_auth); wait, then use a valid token.",
+}
+BODY_STATUSES = {
+    "413": "The request is larger than PULSE_MAX_REQUEST_BYTES (3 MB by default; config.request_limits): it was "
+    "refused before anything read it, so nothing was stored.",
+    "415": "The body's Content-Type is not one this endpoint reads: send application/json.",
+}
+UNSAFE_STATUSES = {
+    "403": "Signed in with the session cookie but without the CSRF token: send X-CSRFToken (from the csrftoken "
+    "cookie), or use an API token instead.",
+}
+
+
+def framework_statuses_document(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS): documents the statuses that come
+    from the framework rather than from a view, on every operation they can answer. An operation
+    that documents the status already (a view's own 403) keeps its own words."""
+    for methods in result.get("paths", {}).values():
+        for method, operation in methods.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            added = dict(FRAMEWORK_STATUSES)
+            if method in _BODY_METHODS:
+                added.update(BODY_STATUSES)
+            if method in _UNSAFE:
+                added.update(UNSAFE_STATUSES)
+            for code, description in added.items():
+                operation["responses"].setdefault(code, {"content": _ERROR_SCHEMA, "description": description})
+    return result

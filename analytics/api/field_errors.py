@@ -15,6 +15,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api_parsers import BodyError, body_read
+
 
 class FieldErrors(Exception):
     """A 400 with every field's message. Answered by the view: the exception handler would
@@ -44,7 +46,9 @@ def request_fields(
     """The request's fields; a field not ``allowed`` is refused with the fix (``fixed``: fields
     that exist but cannot be set here)."""
     try:
-        data = request.data
+        data = body_read(request)
+    except BodyError as error:  # already names its field and the fix (config.api_parsers)
+        raise FieldErrors({error.field: error.message}) from None
     except ParseError as error:
         raise FieldErrors({"body": f"{error.detail}; send a JSON object of fields."}) from None
     if not isinstance(data, Mapping):

@@ -33,6 +33,18 @@ METRIC_NAMES: tuple[str, ...] = (
     *(f"{_ALPHA_PREFIX}{variable}" for variable in CONSTRUCT_VARIABLES.values()),
 )
 _KNOWN_METRICS = frozenset(METRIC_NAMES)
+#: How much of a wrong value an error message quotes back: enough to recognise it, never a whole
+#: upload (a query string or a field can be megabytes).
+SHOWN_MAX = 60
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message quotes it: its repr, so control and direction characters show
+    as escapes rather than act on the reader's screen, cut to SHOWN_MAX characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_MAX:
+        return text
+    return f"{text[:SHOWN_MAX]}\u2026 ({len(text)} characters)"
 
 
 class BadParameter(APIException):
@@ -53,7 +65,7 @@ def query_read(request: Request, allowed: Sequence[str]) -> dict[str, str]:
     if unknown:
         accepted = ", ".join(allowed) if allowed else "none"
         raise BadParameter(
-            ", ".join(unknown),
+            ", ".join(_name(param) for param in unknown[:5]) + (", \u2026" if len(unknown) > 5 else ""),
             f"unknown query parameter; this endpoint accepts: {accepted} "
             "(nothing filters or orders by a value, an n or whether a cell is hidden).",
         )
@@ -69,11 +81,17 @@ def query_read(request: Request, allowed: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _name(param: str) -> str:
+    """A parameter's name as an error names it: as typed when it is plain printable ASCII (every
+    parameter the API reads is), quoted as ``shown`` quotes values otherwise."""
+    return param if param.isascii() and param.isprintable() and len(param) <= SHOWN_MAX else shown(param)
+
+
 def month_parse(param: str, raw: str) -> dt.date:
     """``2026-03`` -> 1 March 2026 (cycles are months)."""
     match = MONTH.match(raw)
     if match is None:
-        raise BadParameter(param, f"{raw!r} is not a month; write it as YYYY-MM, e.g. 2026-03.")
+        raise BadParameter(param, f"{shown(raw)} is not a month; write it as YYYY-MM, e.g. 2026-03.")
     return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -82,7 +100,8 @@ def unit_parse(param: str, raw: str) -> str:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise BadParameter(param, f"{raw!r} is not a unit id; use a unit_id (a UUID) from /api/v1/units/.") from None
+        message = f"{shown(raw)} is not a unit id; use a unit_id (a UUID) from /api/v1/units/."
+        raise BadParameter(param, message) from None
 
 
 def metrics_parse(param: str, raw: str) -> list[str]:
@@ -94,7 +113,8 @@ def metrics_parse(param: str, raw: str) -> list[str]:
     if unknown:
         raise BadParameter(
             param,
-            f"unknown metric {', '.join(repr(name) for name in unknown)}; known metrics: {', '.join(METRIC_NAMES)}.",
+            f"unknown metric {', '.join(shown(name) for name in unknown[:3])}; "
+            f"known metrics: {', '.join(METRIC_NAMES)}.",
         )
     return list(dict.fromkeys(names))
 

@@ -16,6 +16,7 @@ anonymous request 401. Every audit names the HR person, never a respondent count
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -39,11 +40,12 @@ from analytics.published import (
     live_participation,
 )
 from analytics.reports.access import viewer_for
+from config.api_parsers import body_read
 from surveys.models import Cycle
 from surveys.services.cycle_actions import hr_cycle_close, hr_cycle_open, hr_reminders_send, open_target
 from surveys.services.cycles import CycleError
 
-AGGREGATION_STATES = ("queued", "running", "done", "failed", "refused")
+AGGREGATION_STATES = ("queued", "running", "done", "failed", "refused", "withheld")
 AGGREGATION_STAGES = ("reading", "computing", "checking", "flags", "comments")
 
 
@@ -67,9 +69,12 @@ def _no_body(request: Request) -> None:
     """The actions take no input: a field sent anyway is refused rather than ignored, so a
     client never believes it chose something (a month, a date) that was not applied."""
     query_read(request, ())
-    sent = sorted(str(key) for key in request.data) if hasattr(request.data, "keys") else []
+    data = body_read(request)
+    if not isinstance(data, Mapping):  # a JSON list, string, number or null is a body too
+        raise BadParameter("body", "this endpoint takes no body: POST it empty.")
+    sent = sorted(str(key) for key in data)
     if sent:
-        raise BadParameter(", ".join(sent), "unknown field; this endpoint takes no body: POST it empty.")
+        raise BadParameter(", ".join(sent[:5]), "unknown field; this endpoint takes no body: POST it empty.")
 
 
 def _refused(error: CycleError) -> Response:
@@ -82,7 +87,10 @@ def _refused(error: CycleError) -> Response:
 class AggregationStateOutput(serializers.Serializer[AggregationState]):
     state = serializers.ChoiceField(
         choices=AGGREGATION_STATES,
-        help_text="refused: stopped by the disclosure checker; nothing was published and it is not retried.",
+        help_text=(
+            "refused: stopped by the disclosure checker; nothing was published and it is not retried. "
+            "withheld: k was raised after the raw answers were purged; the results stay withheld for good."
+        ),
     )
     stage = serializers.ChoiceField(choices=AGGREGATION_STAGES, allow_null=True, help_text="While running.")
     error = serializers.CharField(allow_null=True, help_text="When failed: the error's class name (never a value).")

@@ -15,11 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ParseError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +38,7 @@ from analytics.api.roster_serializers import (
 )
 from analytics.api.serializers import ErrorOutput
 from analytics.reports.access import viewer_for
+from config.api_parsers import BodyError, StrictJSONParser, body_read
 from surveys.models import Person
 from surveys.roster import RosterErrors, RosterRow, RosterStale
 from surveys.services.cycles import open_cycle_get
@@ -105,9 +105,11 @@ def _body(request: Request, allowed: tuple[str, ...]) -> Mapping[str, Any]:
     """The request's fields, refusing a body that is not an object and any field not ``allowed``
     (a misspelt ``deactivate_missing`` would otherwise preview without deactivating)."""
     try:
-        data = request.data
-    except RequestDataTooBig:  # a multipart text field over DATA_UPLOAD_MAX_MEMORY_SIZE
-        raise _Refusal("csv", f"larger than {ROSTER_MAX_LABEL}; split the file.") from None
+        data = body_read(request)
+    except BodyError as error:
+        if error.code == "too_big":  # the body over DATA_UPLOAD_MAX_MEMORY_SIZE: the CSV is most of it
+            raise _Refusal("csv", f"larger than {ROSTER_MAX_LABEL}; split the file.") from None
+        raise _Refusal(error.field, error.message) from None  # names its field already
     except ParseError as error:
         raise _Refusal("body", f"{error.detail}; send a JSON object such as {JSON_EXAMPLE}.") from None
     if not isinstance(data, Mapping):
@@ -213,7 +215,7 @@ class RosterPreviewView(APIView):
     apply it by."""
 
     permission_classes = [IsAuthenticated, IsHR]
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="roster_preview",
@@ -240,7 +242,7 @@ class RosterApplyView(APIView):
     open cycle's invitations follow (joiners invited, leavers' links stopped)."""
 
     permission_classes = [IsAuthenticated, IsHR]
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="roster_apply",

@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from surveys.roster import ROSTER_MAX_ROWS
 from surveys.services.roster_apply import ROSTER_MAX_LABEL
 
 FINGERPRINT_PATTERN = r"^[0-9a-f]{64}$"
@@ -20,10 +21,13 @@ _DEACTIVATE_HELP = (
     "links stop). Default false: they are listed in missing_active and left alone."
 )
 _CSV_HELP = (
-    f"The roster CSV as text: header email,name,team,role[,manages], one row per person, UTF-8, at most "
-    f"{ROSTER_MAX_LABEL} (the columns python manage.py import_roster reads)."
+    f"The roster CSV as text: header email,name,team,role[,manages], one row per person, at most "
+    f"{ROSTER_MAX_LABEL} and {ROSTER_MAX_ROWS:,} people (the columns python manage.py import_roster reads)."
 )
-_FILE_HELP = f"The roster CSV file (.csv or .txt), UTF-8, at most {ROSTER_MAX_LABEL}; same columns as csv."
+_FILE_HELP = (
+    f"The roster CSV file (.csv or .txt), UTF-8 or UTF-16 with a byte-order mark, at most {ROSTER_MAX_LABEL} "
+    f"and {ROSTER_MAX_ROWS:,} people; same columns as csv."
+)
 _FINGERPRINT_HELP = "The fingerprint the preview of this file returned; 409 if the roster has changed since."
 FINGERPRINT_MESSAGES: dict[str, Any] = {
     "required": "send the fingerprint the preview returned (POST the file to /api/v1/programme/roster/preview/).",

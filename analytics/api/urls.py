@@ -30,5 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # Last: a path no route above answers (a typo, a missing trailing slash) gets JSON, not HTML.
-    re_path(r"^(?P<rest>.*)$", api_not_found, name="not_found"),
+    # [\s\S], not ".": a path holding a line break (%0A), which no route's converter takes, must
+    # get this JSON 404 too, not the site's HTML page.
+    re_path(r"^(?P<rest>[\s\S]*)$", api_not_found, name="not_found"),
 ]

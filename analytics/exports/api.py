@@ -7,11 +7,13 @@ JSON ``{"detail": "<field>: <the fix>"}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import FileResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
@@ -20,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.api.fields import TextField
 from analytics.exports.models import ExportJob
 from analytics.exports.selectors import export_job_of
 from analytics.exports.services import (
@@ -31,8 +34,17 @@ from analytics.exports.services import (
 )
 from analytics.exports.writers import FORMATS
 from analytics.reports.access import viewer_for
+from config.api_parsers import body_read
 
 NO_SUCH_EXPORT = "id: no such export of yours; list yours on /exports/ or start one with POST /api/v1/exports/."
+NOT_AN_OBJECT = 'body: send a JSON object such as {"format": "csv"} (and "cycle": "YYYY-MM" for one cycle).'
+# The file's media type by its extension (analytics.exports.writers.export_extension): said
+# exactly, as the schema documents it, rather than guessed from the name.
+MEDIA_TYPES = {
+    "zip": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+DOWNLOADED = "The file: for CSV and Parquet a ZIP of both tables, for XLSX one workbook."
 ERROR = inline_serializer("ExportError", fields={"detail": serializers.CharField()})
 
 
@@ -50,17 +62,24 @@ class IsHR(BasePermission):
         return True
 
 
+_CHOOSE = f"choose one of {', '.join(FORMATS)}."
+
+
 class ExportStartInput(serializers.Serializer[Any]):
-    format = serializers.CharField(
+    # Length caps so that a wrong value is quoted back in a sentence, not a megabyte; TextField so
+    # that "csv\x85" is refused for its control character, not trimmed into "csv".
+    format = TextField(
+        max_length=max(len(name) for name in FORMATS),
         help_text=f"One of {', '.join(FORMATS)}.",
-        error_messages={
-            "required": f"choose one of {', '.join(FORMATS)}.",
-            "blank": f"choose one of {', '.join(FORMATS)}.",
-            "null": f"choose one of {', '.join(FORMATS)}.",
-        },
+        error_messages={"required": _CHOOSE, "blank": _CHOOSE, "null": _CHOOSE, "max_length": _CHOOSE},
     )
-    cycle = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, help_text="YYYY-MM of a published cycle; empty: all."
+    cycle = TextField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=len("YYYY-MM"),
+        help_text="YYYY-MM of a published cycle; empty: all.",
+        error_messages={"max_length": "write the cycle as YYYY-MM (a published one), or leave it empty for all."},
     )
 
 
@@ -115,7 +134,10 @@ class ExportStartApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = ExportStartInput(data=request.data)
+        body = body_read(request)
+        if not isinstance(body, Mapping):
+            raise BadInput(NOT_AN_OBJECT)
+        data = ExportStartInput(data=body)
         data.is_valid(raise_exception=True)
         try:
             job = export_job_start(
@@ -151,7 +173,10 @@ class ExportDownloadApi(APIView):
     @extend_schema(
         operation_id="exports_download",
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(description="The file (ZIP or XLSX)."),
+            **{
+                (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOADED)
+                for media_type in MEDIA_TYPES.values()
+            },
             401: OpenApiResponse(ERROR, description="Not signed in."),
             404: OpenApiResponse(ERROR, description="Not HR, or not an export you started."),
             409: OpenApiResponse(ERROR, description="Not done yet (or failed); poll the status."),
@@ -166,4 +191,6 @@ class ExportDownloadApi(APIView):
             gone = job.is_expired()
             code = status.HTTP_410_GONE if gone else status.HTTP_409_CONFLICT
             return Response({"detail": f"id: {error}"}, status=code)
-        return FileResponse(handle, as_attachment=True, filename=export_download_name(job))
+        name = export_download_name(job)
+        media_type = MEDIA_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+        return FileResponse(handle, as_attachment=True, filename=name, content_type=media_type)

@@ -185,12 +185,17 @@ def cursor_decode(cursor: str) -> tuple[str, str | None, str | None]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         month, unit_id, metric = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
+    # RecursionError: a forged cursor of deeply nested JSON; a real one is a flat list of three.
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, RecursionError) as error:
         raise CursorInvalid(
             "cursor: not a cursor this API handed out; start again without it (the first page)."
         ) from error
     if not isinstance(month, str) or (unit_id is None) != (metric is None):
         raise CursorInvalid("cursor: not a cursor this API handed out; start again without it (the first page).")
     if unit_id is not None and not (isinstance(unit_id, str) and isinstance(metric, str)):
+        raise CursorInvalid("cursor: not a cursor this API handed out; start again without it (the first page).")
+    # Only the characters a month, a UUID and a catalogue key are written with: a forged cursor
+    # must not carry a NUL or a lone surrogate into a query.
+    if not all(part.isascii() and part.isprintable() for part in (month, unit_id or "", metric or "")):
         raise CursorInvalid("cursor: not a cursor this API handed out; start again without it (the first page).")
     return month, unit_id, metric

@@ -112,3 +112,17 @@ def test_hostile_path_values_are_a_4xx(db, world: World, role: str):
             if response.status_code >= 500:
                 failures.append(f"GET {path} as {role} -> {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("cookie", ['"' + "\\000" * 32 + '"', "x" * 4000, "%ED%A0%80", '"\\377\\376"'])
+def test_a_malformed_session_cookie_is_no_session_not_a_server_error(db, world: World, cookie: str):
+    """A cookie is client input: one PostgreSQL cannot look up (a NUL) reads as signed out."""
+    client = Client()
+    failures = []
+    for route, case in ROUTE_CASES:
+        path = reverse(route.name, kwargs={key: _fill(raw, world.refs) for key, raw in case.kwargs.items()})
+        response = client.get(path, headers={"Cookie": f"sessionid={cookie}"})
+        if response.status_code >= 500:
+            failures.append(f"GET {path} with sessionid={cookie[:20]} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert client.get(reverse("reports:my_teams"), headers={"Cookie": f"sessionid={cookie}"}).status_code == 302
