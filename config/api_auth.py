@@ -11,11 +11,7 @@ token header (a signed-in browser's session) are not affected.
 A token that is not the shape knox issues (its prefix and 64 hexadecimal characters) is refused as
 an invalid one before knox sees it: knox decodes the header as UTF-8 and looks its first
 characters up in the database, so a header byte that is not UTF-8 or a NUL would end the request
-in a 500.
-
-The session cookie is checked the same way before DRF's SessionAuthentication loads it: a cookie
-value in quotes may spell NUL as ``\\000`` (http.cookies unquotes it), Django looks the key up as
-it is, and PostgreSQL refuses the query (a 500). A key that is not printable text is no session.
+in a 500. (A malformed session cookie is the session engine's business: config.sessions.)
 """
 
 from __future__ import annotations
@@ -24,12 +20,10 @@ import re
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from knox.settings import knox_settings
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from config.throttle import throttle_failure_register, throttle_locked
@@ -88,24 +82,6 @@ class ThrottledTokenAuthentication(TokenAuthentication):  # type: ignore[misc]  
             ):
                 raise _throttled() from None
             raise
-
-
-class CheckedSessionAuthentication(SessionAuthentication):
-    """DRF's session authentication, for a session cookie Django can look up: any other is no
-    session (the request goes on as anonymous, so it gets the API's 401 where one is needed)."""
-
-    def authenticate(self, request: Request) -> Any:
-        key = request._request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        if key is not None and not (key.isascii() and key.isprintable()):
-            return None
-        return super().authenticate(request)
-
-
-class CheckedSessionScheme(SessionScheme):  # type: ignore[misc, no-untyped-call]  # drf-spectacular's are untyped
-    """The OpenAPI security scheme of DRF's session class, for this subclass (drf-spectacular
-    matches authenticators by exact class)."""
-
-    target_class = "config.api_auth.CheckedSessionAuthentication"
 
 
 class ThrottledKnoxTokenScheme(KnoxTokenScheme):  # type: ignore[misc, no-untyped-call]  # knox's scheme is untyped

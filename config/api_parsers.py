@@ -10,9 +10,10 @@ the field they sit in, before any view or serializer sees them. Other characters
 not type (control characters, direction overrides) are the fields' business
 (config.text_input), since what is wrong with them depends on the field (a roster CSV holds line
 breaks, a title may not). The form parser refuses a value that is not UTF-8, which Django would
-read as U+FFFD. (A multipart text field is still read Django's way: the multipart parser decodes
-it before anything here could look; the one multipart upload the API takes, the roster file, is
-read as bytes and checked by surveys.services.roster_apply.)
+read as U+FFFD. (A multipart text field, on any endpoint, is still read Django's way: the
+multipart parser decodes it before anything here could look, so its NUL and surrogate checks
+are the fields' own (analytics.api.fields.TextField); the roster file is read as bytes and
+checked by surveys.services.roster_apply.)
 
 Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE and a form with too many fields with
 exceptions that DRF leaves unhandled (a 500): ``body_read`` turns those into the same 400.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -98,7 +100,7 @@ class StrictJSONParser(JSONParser):
                 "send the JSON encoded as UTF-8.",
             ) from None
         try:
-            data = json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except RecursionError:
             raise _too_deep() from None
         except ValueError as error:
@@ -151,6 +153,15 @@ def _charset(media_type: str | None) -> str:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number too large for a float (1e999) would be read as infinity, which the JSON
+    renderer refuses to write back."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
 
 
 def _too_deep() -> BodyError:

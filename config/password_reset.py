@@ -2,15 +2,17 @@
 make the site send mail by the thousand:
 
 - per client: PULSE_PASSWORD_RESET_CLIENT_LIMIT requests (default 5), whatever addresses they
-  name, lock the client address (read as surveys.ratelimit does, behind PULSE_TRUSTED_PROXIES);
+  name, from the client address (read as surveys.ratelimit does, behind PULSE_TRUSTED_PROXIES);
 - per address: PULSE_PASSWORD_RESET_ADDRESS_LIMIT requests (default 3) for one e-mail address,
-  from any client, lock that address;
+  from any client;
 
-each for PULSE_LOGIN_WINDOW_SECONDS (the sign-in throttle's window, default 900). The request
-that reaches a limit is still served; the ones after it get the form again with status 429 and
-the minutes to wait, and no mail. Requests are counted whether or not the address is on the
-roster, so a refusal says nothing about who has an account. Counters live in the cache and fail
-open (config.throttle): with Redis down, resets are sent unthrottled rather than refused.
+each counted over PULSE_LOGIN_WINDOW_SECONDS (the sign-in throttle's window, default 900) from
+the first request. Requests up to a limit are served; the ones past it, until the window ends,
+get the form again with status 429 and the minutes to wait, and no mail. Each request is counted
+before it is judged, with an atomic increment, so requests sent at the same moment cannot all
+slip under the limit. Requests are counted whether or not the address is on the roster, so a
+refusal says nothing about who has an account. Counters live in the cache and fail open
+(config.throttle): with Redis down, resets are sent unthrottled rather than refused.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponse
 
-from config.throttle import throttle_failure_register, throttle_locked
+from config.throttle import throttle_count
 from surveys.ratelimit import client_address
 from surveys.services.accounts import RosterPasswordResetForm
 
@@ -39,16 +41,14 @@ class ThrottledPasswordResetView(PasswordResetView):
 
     def form_valid(self, form: RosterPasswordResetForm) -> HttpResponse:  # type: ignore[override]
         address = form.cleaned_data["email"].strip().casefold()
-        client = client_address(self.request)
-        if throttle_locked(scope=CLIENT, value=client) or throttle_locked(scope=ADDRESS, value=address):
-            minutes = max(1, round(settings.PULSE_LOGIN_WINDOW_SECONDS / 60))
+        window = settings.PULSE_LOGIN_WINDOW_SECONDS
+        client_requests = throttle_count(scope=CLIENT, value=client_address(self.request), window_seconds=window)
+        address_requests = throttle_count(scope=ADDRESS, value=address, window_seconds=window)
+        if (
+            client_requests > settings.PULSE_PASSWORD_RESET_CLIENT_LIMIT
+            or address_requests > settings.PULSE_PASSWORD_RESET_ADDRESS_LIMIT
+        ):
+            minutes = max(1, round(window / 60))
             context = self.get_context_data(form=form, reset_throttled_minutes=minutes)
             return self.render_to_response(context, status=429)
-        window = settings.PULSE_LOGIN_WINDOW_SECONDS
-        throttle_failure_register(
-            scope=CLIENT, value=client, limit=settings.PULSE_PASSWORD_RESET_CLIENT_LIMIT, window_seconds=window
-        )
-        throttle_failure_register(
-            scope=ADDRESS, value=address, limit=settings.PULSE_PASSWORD_RESET_ADDRESS_LIMIT, window_seconds=window
-        )
         return super().form_valid(form)

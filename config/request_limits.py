@@ -21,6 +21,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from surveys.services.roster_apply import ROSTER_MAX_LABEL
+
 
 def limit_label(size: int) -> str:
     """3145728 -> "3 MB", 4096 -> "4 KB": binary units, as upload sizes are counted."""
@@ -61,7 +63,7 @@ class RequestSizeLimitMiddleware:
                 status=413,
                 problem=f"the request is larger than {limit_label(settings.PULSE_MAX_REQUEST_BYTES)}, the most one "
                 "request may carry",
-                fix="send a smaller file (a roster of at most 2 MB) or shorter text",
+                fix=f"send a smaller file (a roster of at most {ROSTER_MAX_LABEL}) or shorter text",
             )
         return self.get_response(request)
 

@@ -277,6 +277,10 @@ PULSE_INVALID_API_TOKEN_LIMIT = env.int("PULSE_INVALID_API_TOKEN_LIMIT", default
 # Programme schedule: a cycle stays open this many days, reminders go out on these days after
 # opening, to those who have not answered yet.
 PULSE_CYCLE_OPEN_DAYS = env.int("PULSE_CYCLE_OPEN_DAYS", default=14)
+# At most what HR may set by hand (surveys.services.cycle_actions.MAX_OPEN_DAYS): a monthly pulse
+# open longer keeps the next month's from opening.
+if not 1 <= PULSE_CYCLE_OPEN_DAYS <= 60:
+    raise ImproperlyConfigured("PULSE_CYCLE_OPEN_DAYS must be between 1 and 60 (days a cycle stays open).")
 PULSE_REMINDER_DAYS = env_int_list("PULSE_REMINDER_DAYS", default="3,5")
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run eagerly in-process.
@@ -390,9 +394,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox's TokenAuthentication behind a per-client limit on invalid tokens.
         "config.api_auth.ThrottledTokenAuthentication",
-        # Session auth enforces CSRF on unsafe methods; token requests carry no cookie. Checked:
-        # a session cookie holding NUL is no session rather than a query PostgreSQL refuses.
-        "config.api_auth.CheckedSessionAuthentication",
+        # Session auth enforces CSRF on unsafe methods; token requests carry no cookie. A malformed
+        # session cookie is no session, for the API as for pages (config.sessions).
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's three, the JSON and form parsers strict (config/api_parsers.py): what is not UTF-8, or

@@ -20,6 +20,19 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 LINE_BREAKS = frozenset("\t\n\r")
 
 
+# What forms and CSV cells may trim from either end without a word: spaces (every Unicode space
+# separator), tabs, and the line and paragraph separators. A control character at an end is not
+# trimmed (str.strip would drop U+001C-U+001F and NEL too): it stays, to be refused.
+EDGE_SPACES = (
+    " \t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def spaces_trimmed(value: str) -> str:
+    """``value`` without the spaces (EDGE_SPACES) at its ends, and nothing else taken off."""
+    return value.strip(EDGE_SPACES)
+
+
 def text_problem(value: str, *, multiline: bool) -> str | None:
     """What is wrong with ``value`` as typed text, in words that say what to remove, or None.
 

@@ -1,4 +1,5 @@
-"""Failure counters with a lock-out, in the cache: the login throttle and the API token limit.
+"""Failure counters with a lock-out, in the cache: the login throttle and the API token limit;
+and a plain request counter (``throttle_count``) for the password-reset limits.
 
 Only failures are counted. A counter starts at a key's first failure and lasts one window; the
 failure that reaches the limit sets a lock for a full window from then. Keys are SHA-256 digests
@@ -59,6 +60,24 @@ def _failure_register(*, scope: str, value: str, limit: int, window_seconds: int
         cache.delete(key)
         return True
     return False
+
+
+def throttle_count(*, scope: str, value: str, window_seconds: int) -> int:
+    """Counts one request for ``value`` and returns how many there have been in the window that
+    started with the first of them (0 with the cache unreachable: fail open). The increment is
+    atomic, so requests sent at the same moment each get their own number and a limit compared
+    with it holds under concurrency, unlike a "locked?" check made before counting."""
+    try:
+        key = f"throttle:{scope}:requests:{_digest(value)}"
+        cache.add(key, 0, timeout=window_seconds)
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # the counter expired between add and incr
+            cache.set(key, 1, timeout=window_seconds)
+            return 1
+    except CACHE_ERRORS:
+        logger.warning("throttle %s: cache unavailable; request not counted", scope)
+        return 0
 
 
 def throttle_reset(*, scope: str, value: str) -> None:

@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from config.text_input import text_problem
+from config.text_input import spaces_trimmed, text_problem
 from surveys.models import AuditEvent, Organisation, Person, Role, Team
 from surveys.services.accounts import password_invitations_send
 from surveys.services.cycles import invitations_follow_roster
@@ -31,7 +31,9 @@ REQUIRED_COLUMNS = COLUMNS[:4]
 ROSTER_ROLES = {Role.ENGINEER.value, Role.MANAGER.value, Role.HR.value}
 TEAM_NAME_MAX = 120
 PERSON_NAME_MAX = 200  # Person.name
-EMAIL_MAX = 254  # Person.email (an EmailField), and what SMTP carries
+# The account's username holds the address, and Django's auth_user.username holds 150 characters
+# (Person.email and SMTP would take 254); tests/surveys/test_roster_bulk.py keeps them equal.
+EMAIL_MAX = 150
 # The most people one file may hold, so that a preview or an apply stays a bounded piece of work
 # inside one request (the README's limits table says what it costs).
 ROSTER_MAX_ROWS = 10_000
@@ -102,7 +104,8 @@ def team_path_normalise(raw: str) -> str:
         raise ValueError(f"team path: {problem}")
     parts = [part.strip() for part in raw.split("/")]
     if not raw.strip() or any(not part for part in parts):
-        raise ValueError(f"team path {raw!r} has an empty part; write it like Engineering/Platform/Core")
+        shown = raw if len(raw) <= 60 else raw[:60] + "\u2026"  # a whole 128 KB cell is no message
+        raise ValueError(f"team path {shown!r} has an empty part; write it like Engineering/Platform/Core")
     too_long = [part for part in parts if len(part) > TEAM_NAME_MAX]
     if too_long:
         raise ValueError(f"team name {too_long[0][:40]!r}\u2026 is longer than {TEAM_NAME_MAX} characters")
@@ -128,15 +131,16 @@ def roster_parse(text: str) -> list[RosterRow]:
     people_lines = 0
     for cells in reader:
         line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines are harmless
+        if not any(spaces_trimmed(cell) for cell in cells):
+            continue  # blank lines are harmless (a line of control characters is not blank)
         people_lines += 1
         if people_lines > ROSTER_MAX_ROWS:
             raise RosterErrors([(line, TOO_MANY_PEOPLE)])
         if len(cells) < 4 or len(cells) > len(header):
             errors.append((line, f"expected {len(header)} columns ({','.join(header)}), found {len(cells)}"))
             continue
-        cells = [cell.strip() for cell in cells] + [""] * (5 - len(cells))
+        # Spaces only: a control character at either end is kept and refused below, not dropped.
+        cells = [spaces_trimmed(cell) for cell in cells] + [""] * (5 - len(cells))
         email, name, team, role, manages_raw = cells[:5]
         email = email.lower()
         row_errors = []
@@ -292,28 +296,42 @@ def _teams_ensure(rows: list[RosterRow], report: RosterReport) -> dict[str, Team
 
 
 def _joiners_create(rows: list[RosterRow], teams: dict[str, Team], report: RosterReport, actor: str) -> None:
-    """People new to the roster, in a few bulk statements whatever their number (a first import
-    of 10,000 people is one file): their accounts (an existing account with the same name, made
-    by SSO or the admin, is linked instead), their Person rows, the teams they manage, and one
-    ``role_set`` audit event each, in file order."""
+    """People new to the roster, in a fixed number of bulk statements whatever their number on
+    PostgreSQL (SQLite splits each into batches of its parameter limit): their accounts (an
+    existing account with the same name, made by SSO or the admin, is linked instead), their
+    Person rows, the teams they manage, and one ``role_set`` audit event each, in file order."""
     if not rows:
         return
     user_model = get_user_model()
-    emails = [row.email for row in rows]  # lower-cased by the parser
-    accounts: dict[str, Any] = {
-        user.username_lower: user
-        for user in user_model.objects.annotate(username_lower=Lower("username")).filter(username_lower__in=emails)
-    }
+    # The names create_user would have stored: NFKC-normalised (as the sign-in form normalises
+    # what is typed) and, for the e-mail, Django's domain normalisation.
+    usernames = {row.email: user_model.normalize_username(row.email) for row in rows}
+    matching = user_model.objects.annotate(username_lower=Lower("username")).filter(
+        username_lower__in=[name.lower() for name in usernames.values()]
+    )
+    accounts: dict[str, Any] = {}
+    for user in matching.order_by("-pk"):  # two names differing by case: the oldest account wins
+        accounts[user.username_lower] = user
     # make_password(None) is what set_unusable_password stores: sign-in is set up by SSO or a reset.
     new_accounts = [
-        user_model(username=row.email, email=row.email, password=make_password(None))
+        user_model(
+            username=usernames[row.email],
+            email=user_model.objects.normalize_email(row.email),
+            password=make_password(None),
+        )
         for row in rows
-        if row.email not in accounts
+        if usernames[row.email].lower() not in accounts
     ]
-    for user in user_model.objects.bulk_create(new_accounts):
-        accounts[user.username] = user
+    for created in user_model.objects.bulk_create(new_accounts):
+        accounts[created.username.lower()] = created
     people = Person.objects.bulk_create(
-        Person(email=row.email, name=row.name, team=teams[row.team], role=row.role, user=accounts[row.email])
+        Person(
+            email=row.email,
+            name=row.name,
+            team=teams[row.team],
+            role=row.role,
+            user=accounts[usernames[row.email].lower()],
+        )
         for row in rows
     )
     Person.managed_teams.through.objects.bulk_create(

@@ -81,3 +81,26 @@ def test_an_invalid_address_is_a_field_error_and_not_counted(client):
         assert response.status_code == 200
         assert response.context["form"].errors["email"]
     assert ask(client, "ana@example.com").status_code == 302
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_requests_at_the_same_moment_each_get_their_own_count(request, settings, backend):
+    """What makes the limit hold under concurrency: no two requests read the same count, so no
+    more than the limit are ever served in a window (a check made before counting let N at once
+    through)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.cache import caches
+
+    from config.throttle import throttle_count
+
+    if backend == "redis":
+        location = request.getfixturevalue("redis_url")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+    caches["default"].clear()
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            counts = list(pool.map(lambda _: throttle_count(scope="t", value="x", window_seconds=60), range(64)))
+        assert sorted(counts) == list(range(1, 65))
+    finally:
+        caches["default"].clear()

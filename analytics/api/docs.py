@@ -71,7 +71,10 @@ FRAMEWORK_STATUSES = {
 BODY_STATUSES = {
     "413": "The request is larger than PULSE_MAX_REQUEST_BYTES (3 MB by default; config.request_limits): it was "
     "refused before anything read it, so nothing was stored.",
-    "415": "The body's Content-Type is not one this endpoint reads: send application/json.",
+    "415": (
+        "The body's Content-Type is not one this endpoint reads: send application/json, or a form "
+        "type the endpoint lists."
+    ),
 }
 UNSAFE_STATUSES = {
     "403": "Signed in with the session cookie but without the CSRF token: send X-CSRFToken (from the csrftoken "

@@ -22,7 +22,7 @@ from analytics.core.scoring import CONSTRUCT_VARIABLES
 from surveys.models import Cycle
 
 # Years 1000-9999: a four-digit year the date type can hold (year 0 is not one).
-MONTH = re.compile(r"^([1-9]\d{3})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^([1-9]\d{3})-(0[1-9]|1[0-2])\Z")  # \Z: "$" would take "2026-04\n"
 # analytics.core.cells.RELIABILITY_PREFIX (the API may not import that module): Cronbach's alpha
 # of each construct, organisation level only.
 _ALPHA_PREFIX = "alpha_"

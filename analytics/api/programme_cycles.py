@@ -89,7 +89,7 @@ class AggregationStateOutput(serializers.Serializer[AggregationState]):
         choices=AGGREGATION_STATES,
         help_text=(
             "refused: stopped by the disclosure checker; nothing was published and it is not retried. "
-            "withheld: k was raised after the raw answers were purged; the results stay withheld for good."
+            "withheld: the raw answers were purged and k raised since; the results stay withheld for good."
         ),
     )
     stage = serializers.ChoiceField(choices=AGGREGATION_STAGES, allow_null=True, help_text="While running.")

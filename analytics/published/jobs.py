@@ -31,12 +31,13 @@ REFUSED_TEXT = (
 )
 
 
-#: A cycle whose k was raised after its raw answers were purged: published under the old k, which
-#: the door no longer serves, and never computable under the new one.
+#: A cycle whose raw answers were purged and whose publication is not current: its k was raised
+#: since (the door no longer serves what was decided under the old one), or a run was queued or
+#: failed after the purge. Nothing can be computed again.
 WITHHELD = "withheld"
 WITHHELD_TEXT = (
-    "Withheld for good: its threshold was raised after its answers were purged ({day}), so its "
-    "results cannot be decided again."
+    "Withheld for good: its answers were purged ({day}), so its results cannot be decided again "
+    "under its current threshold."
 )
 
 
@@ -104,11 +105,12 @@ def aggregation_states(*, cycles: Sequence[Cycle]) -> dict[int, AggregationState
             continue
         state = str(run.state)
         since = run.changed_at
-        if state in (State.DONE, State.REFUSED) and run.k != cycle.k:
-            if cycle.pk in purged:
-                state, since = WITHHELD, purged[cycle.pk]  # nothing left to decide it again from
-            else:
-                state = str(State.QUEUED)  # decided under a lower k: the raise queued it again
+        if cycle.pk in purged and not (state == State.DONE and run.k == cycle.k):
+            # Nothing left to decide it again from: whatever the run says (a raise since, or a
+            # run queued or failed after the purge), the job will skip it and it is never retried.
+            state, since = WITHHELD, purged[cycle.pk]
+        elif state in (State.DONE, State.REFUSED) and run.k != cycle.k:
+            state = str(State.QUEUED)  # decided under a lower k: the raise queued it again
         states[cycle.pk] = AggregationState(
             cycle=cycle.label,
             state=state,

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from analytics.core.catalogue import RESPONSES
 from analytics.reports import themes
-from config.text_input import text_problem
+from config.text_input import spaces_trimmed, text_problem
 from surveys.models import Person
 from surveys.models.actions import ACTION_OUTCOME_MAX, ACTION_TITLE_MAX
 from surveys.services.actions import CHECK_BACK_MONTHS_MAX, CHECK_BACK_MONTHS_MIN, month_add
@@ -63,12 +63,16 @@ def _nul_message(what: str) -> str:
     return f"{what} holds a character that cannot be stored: remove the control character U+0000."
 
 
-def plain_text(value: str, *, what: str, multiline: bool) -> str:
-    """``value`` if config.text_input takes it, else a ValidationError naming ``what``."""
-    problem = text_problem(value, multiline=multiline)
+def plain_text(form: forms.Form, name: str, *, what: str, multiline: bool) -> str:
+    """The field's cleaned value if config.text_input takes the text as posted, else a
+    ValidationError naming ``what``. The posted text is checked, spaces at its ends aside: Django's
+    CharField strips every kind of whitespace first, control characters such as U+001C included,
+    which would otherwise go unnoticed at either end."""
+    posted = form.data.get(form.add_prefix(name), "")
+    problem = text_problem(spaces_trimmed(posted if isinstance(posted, str) else ""), multiline=multiline)
     if problem is not None:
         raise ValidationError(f"{what} holds a character that cannot be stored: {problem}.", code="bad_text")
-    return value
+    return str(form.cleaned_data[name])
 
 
 class _OwnerAndMonth(forms.Form):
@@ -151,7 +155,7 @@ class ActionNewForm(_OwnerAndMonth):
             self.fields["own_title"].label = "What will you try?"
 
     def clean_own_title(self) -> str:
-        return plain_text(self.cleaned_data["own_title"], what=WHAT_YOU_TRY, multiline=False)
+        return plain_text(self, "own_title", what=WHAT_YOU_TRY, multiline=False)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -193,7 +197,7 @@ class ActionEditForm(_OwnerAndMonth):
     field_order = ["title", "owner", "check_back_month"]
 
     def clean_title(self) -> str:
-        return plain_text(self.cleaned_data["title"], what=WHAT_YOU_TRY, multiline=False)
+        return plain_text(self, "title", what=WHAT_YOU_TRY, multiline=False)
 
 
 class _Confirmed(forms.Form):
@@ -230,7 +234,7 @@ class ActionCloseForm(_Confirmed):
         ].label = "Yes, close this action: it moves to the team's earlier actions and cannot be reopened."
 
     def clean_outcome(self) -> str:
-        return plain_text(self.cleaned_data["outcome"], what=OUTCOME, multiline=True)
+        return plain_text(self, "outcome", what=OUTCOME, multiline=True)
 
 
 class ActionDeleteForm(_Confirmed):

@@ -77,6 +77,8 @@ class ClosingDateForm(forms.Form):
 
     def clean_closes_on(self) -> dt.date:
         value: dt.date = self.cleaned_data["closes_on"]
+        if value == self.cycle.closes_on:
+            return value  # unchanged: the service does nothing, whatever the rules say of it now
         problem = closing_date_problem(cycle=self.cycle, closes_on=value, today=self.today)
         if problem is not None:
             raise ValidationError(problem)

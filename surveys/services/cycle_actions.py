@@ -91,7 +91,7 @@ def reminder_refusal(cycle: Cycle, today: dt.date) -> str | None:
 
 
 # The longest a monthly pulse may stay open: a later date is most likely a typo (2206 for 2026),
-# and an open cycle keeps the next month's from opening.
+# and an open cycle keeps the next month's from opening. PULSE_CYCLE_OPEN_DAYS is held to it too.
 MAX_OPEN_DAYS = 60
 
 
@@ -175,12 +175,12 @@ def hr_closing_date_set(*, actor: str, cycle: Cycle, closes_on: dt.date, today: 
         locked = Cycle.objects.select_for_update().get(pk=cycle.pk)
         if not locked.is_open:
             raise CycleError(f"The {locked.label} cycle closed meanwhile; its closing date can no longer change.")
+        before = locked.closes_on
+        if before == closes_on:  # nothing to change, whatever the rules say of that date now
+            return ClosingDateOutcome(cycle=locked, changed=False, before=before, after=closes_on)
         problem = closing_date_problem(cycle=locked, closes_on=closes_on, today=today)
         if problem is not None:
             raise CycleError(problem)
-        before = locked.closes_on
-        if before == closes_on:
-            return ClosingDateOutcome(cycle=locked, changed=False, before=before, after=closes_on)
         locked.closes_on = closes_on
         locked.save(update_fields=["closes_on"])
         _audit(

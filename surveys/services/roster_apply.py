@@ -50,7 +50,8 @@ def roster_text_read(*, raw: bytes, name: str | None = None) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"  # the BOM says which byte order; it is dropped with it
     else:
-        encoding = "utf-8-sig"
+        encoding = "utf-8"
+        raw = raw.removeprefix(codecs.BOM_UTF8)  # so that an error's offset counts in what is decoded
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as error:
@@ -70,7 +71,9 @@ def _not_unicode_message(raw: bytes, error: UnicodeDecodeError, encoding: str) -
     # Windows-1252 (Excel's "CSV" on Windows) and Latin-1 are the usual culprits: say what the byte
     # would have been there, so that HR can find the name without a hex editor.
     seen = raw[error.start : error.start + 1].decode("cp1252", errors="replace")
-    hint = f" (\u201c{seen}\u201d in Windows-1252 or Latin-1)" if seen.isprintable() and seen != "\ufffd" else ""
+    # 0x80-0x9F are letters in Windows-1252 (€, Š, œ...) but control codes in Latin-1.
+    encodings = "Windows-1252 or Latin-1" if byte >= 0xA0 else "Windows-1252"
+    hint = f" (\u201c{seen}\u201d in {encodings})" if seen.isprintable() and seen != "\ufffd" else ""
     return (
         f"The file is not UTF-8 text: line {line} holds the byte 0x{byte:02X}{hint}, so it was "
         f"probably saved as Windows-1252 or Latin-1. {SAVE_AS_CSV}"

@@ -262,10 +262,18 @@ def test_a_purged_cycle_raised_since_reads_withheld_for_good_not_queued(three_cy
     state = aggregation_states(cycles=[march, may])
     assert state[march.pk].state == "withheld" and not state[march.pk].retryable
     assert state[march.pk].text == (
-        f"Withheld for good: its threshold was raised after its answers were purged ({timezone.localdate():%Y-%m-%d}), "
-        "so its results cannot be decided again."
+        f"Withheld for good: its answers were purged ({timezone.localdate():%Y-%m-%d}), so its results cannot be "
+        "decided again under its current threshold."
     )
     assert state[may.pk].state == "done"  # kept answers: untouched
     page = hr_client.get("/programme/cycles/").content.decode()
-    assert "Withheld for good: its threshold was raised after its answers were purged" in page
+    assert "Withheld for good: its answers were purged" in page
     assert "Queued: the results are computed next" not in page
+
+
+def test_a_purged_cycle_whose_run_failed_since_is_withheld_and_offers_no_retry(three_cycles):
+    _, march, _, _ = three_cycles
+    answers_purge(today=PURGE_DAY, months=24)
+    AggregationRun.objects.filter(cycle=march).update(state=AggregationRun.State.FAILED, error="OperationalError")
+    state = aggregation_states(cycles=[march])[march.pk]
+    assert (state.state, state.retryable) == ("withheld", False)

@@ -31,6 +31,7 @@ def queries_for(people: int) -> int:
     return len(captured.captured_queries)
 
 
+@pytest.mark.usefixtures("require_postgres")  # SQLite splits a bulk insert by its parameter limit
 def test_the_queries_of_a_first_import_do_not_grow_with_its_people():
     small = queries_for(5)
     Person.objects.all().delete()
@@ -56,6 +57,21 @@ def test_joiners_get_unusable_passwords_managed_teams_and_audit_events_in_file_o
         "p3@example.com",
         "lead@example.com",
     ]
+
+
+def test_a_joiners_account_name_is_normalised_as_create_user_would():
+    """NFKC, as the sign-in form normalises what is typed: else the person could never sign in."""
+    roster_import(rows=roster_parse(HEADER + "ana@ｅxample.com,Ana,Engineering,engineer,\n"), invite=False)
+    user = Person.objects.select_related("user").get().user
+    assert user.username == "ana@example.com"
+
+
+def test_two_accounts_differing_by_case_link_the_oldest():
+    model = get_user_model()
+    oldest = model.objects.create_user(username="P0@example.com", email="p0@example.com")
+    model.objects.create_user(username="p0@EXAMPLE.com", email="p0@example.com")
+    roster_import(rows=roster_parse(roster(2)), invite=False)
+    assert Person.objects.get(email="p0@example.com").user_id == oldest.pk
 
 
 def test_an_existing_account_is_linked_whatever_the_case_of_its_name():

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from surveys.roster import RosterErrors, roster_import, roster_parse
+from surveys.roster import RosterErrors, roster_import
 from surveys.services.cycles import invitations_follow_roster
+from surveys.services.roster_apply import RosterInputError, roster_rows_read, roster_text_read
 
 
 class Command(BaseCommand):
@@ -19,13 +20,15 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         path = Path(str(options["file"]))
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            raw = path.read_bytes()
         except FileNotFoundError as error:
             raise CommandError(f"{path}: no such file; give the path of the roster CSV.") from error
-        except UnicodeDecodeError as error:
-            raise CommandError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8' and try again.") from error
+        # Read and parsed as the browser's upload is: UTF-8 or UTF-16 with its BOM, the size and
+        # people limits, the same words for each refusal.
         try:
-            rows = roster_parse(text)
+            rows = roster_rows_read(text=roster_text_read(raw=raw))
+        except RosterInputError as error:
+            raise CommandError(f"{path}: {error}") from None
         except RosterErrors as errors:
             for line, message in errors.errors:
                 self.stderr.write(f"{path}, line {line}: {message}")

@@ -143,6 +143,8 @@ WHOLE_BODY = [
     ("not JSON", b"title=Pair on reviews", "application/json", 400, "JSON parse error"),
     ("cut short", b'{"title": "Pa', "application/json", 400, "JSON parse error"),
     ("NaN", b'{"title": NaN}', "application/json", 400, "NaN is not a JSON number"),
+    ("Infinity", b'{"title": Infinity}', "application/json", 400, "Infinity is not a JSON number"),
+    ("a number past a float", b'{"title": 1e999}', "application/json", 400, "1e999 is too large a number"),
     ("nested past the decoder", b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nested more than 32"),
     ("nested past the API's bound", b'{"a": ' * 40 + b"1" + b"}" * 40, "application/json", 400, "nested more than"),
     ("a list", b"[]", "application/json", 400, "JSON object|takes no body"),

@@ -178,3 +178,30 @@ def test_the_world_is_what_the_forms_expect(world):
     assert Action.objects.get(pk=world.action.pk).is_open
     assert Cycle.objects.order_by("-month").first() == world.april
     assert Person.objects.filter(pk=world.manager.pk, role=Role.MANAGER).exists()
+
+
+@pytest.mark.parametrize("title", [TITLE + "\x1c", "\x1f" + TITLE, TITLE + "\x85", TITLE + "\x0b"])
+def test_a_control_character_at_either_end_of_a_title_is_refused_not_trimmed(manager_client, world, title):
+    """Django's CharField strips every kind of whitespace before validators run, U+001C-U+001F and
+    NEL among it; the posted text is what is checked, so those are refused, not dropped."""
+    url = reverse("reports:action_edit", kwargs={"action_id": world.action.pk})
+    with rolled_back(manager_client):
+        before = actions_state()
+        response = manager_client.post(
+            url, {"title": title, "owner": str(world.manager.pk), "check_back_month": "2026-08"}
+        )
+        assert response.status_code == 400
+        assert "What you will try holds a character that cannot be stored: remove the control character" in (
+            response.content.decode()
+        )
+        assert actions_state() == before
+
+
+def test_spaces_at_the_ends_of_a_title_are_trimmed(manager_client, world):
+    url = reverse("reports:action_edit", kwargs={"action_id": world.action.pk})
+    with rolled_back(manager_client):
+        response = manager_client.post(
+            url, {"title": "\u00a0 Pair daily.\t", "owner": str(world.manager.pk), "check_back_month": "2026-08"}
+        )
+        assert response.status_code == 302
+        assert Action.objects.get(pk=world.action.pk).title == "Pair daily."

@@ -112,7 +112,7 @@ def test_each_cycles_form_refuses_without_changing_anything(hr_client, programme
             if which == "closing-date":
                 closes_on = Cycle.objects.get(pk=programme.pk).closes_on
                 assert closes_on > timezone.localdate()
-                # The survey shows the new closing date (one in 9999, say) to everyone answering.
+                # The survey shows the new closing date (up to 60 days after opening) to everyone answering.
                 assert_pages_render(hr_client, survey_url(programme_link))
 
 

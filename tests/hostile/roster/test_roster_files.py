@@ -5,13 +5,22 @@ file field that names the line and the fix, and nothing is stored."""
 from __future__ import annotations
 
 import codecs
+import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from surveys.models import AuditEvent, Person, Team
-from surveys.roster import PERSON_NAME_MAX, ROSTER_MAX_ROWS, TOO_MANY_PEOPLE, roster_import, roster_parse
+from surveys.roster import (
+    EMAIL_MAX,
+    PERSON_NAME_MAX,
+    ROSTER_MAX_ROWS,
+    TOO_MANY_PEOPLE,
+    RosterErrors,
+    roster_import,
+    roster_parse,
+)
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +86,18 @@ def test_latin1_file_is_refused_with_the_line_and_the_letter_to_find(hr_client, 
     assert stored() == before
 
 
+def test_the_byte_and_line_are_right_behind_a_utf8_byte_order_mark(hr_client):
+    raw = codecs.BOM_UTF8 + HEADER.encode() + "ana@example.com,Ana Müller,Engineering,engineer,\n".encode("latin-1")
+    errors = file_errors(upload(hr_client, raw))
+    assert "line 2 holds the byte 0xFC (\u201cü\u201d in Windows-1252 or Latin-1)" in errors[0]
+
+
+def test_a_windows_1252_only_letter_is_named_as_windows_1252(hr_client):
+    raw = (HEADER + "ana@example.com,Ana \u0160imek,Engineering,engineer,\n").encode("cp1252")  # Š is 0x8A
+    errors = file_errors(upload(hr_client, raw))
+    assert "line 2 holds the byte 0x8A (\u201c\u0160\u201d in Windows-1252)" in errors[0]
+
+
 def test_broken_utf16_is_refused(hr_client):
     errors = file_errors(upload(hr_client, codecs.BOM_UTF16_LE + b"e\x00m\x00\x00\xd8"))  # a lone surrogate
     assert errors == [
@@ -99,6 +120,24 @@ def test_control_and_direction_characters_in_a_name_are_line_errors(hr_client, c
     raw = (HEADER + f"ana@example.com,{cell},Engineering,engineer,\n").encode()
     assert file_errors(upload(hr_client, raw)) == [f"line 2: {expected}"]
     assert stored() == before
+
+
+@pytest.mark.parametrize("cell", ["Ana\x1c", "\x1fAna", "Ana\x85", "Ana\x0b"])
+def test_a_control_character_at_either_end_is_refused_not_trimmed(hr_client, cell):
+    raw = (HEADER + f"ana@example.com,{cell},Engineering,engineer,\n").encode()
+    errors = file_errors(upload(hr_client, raw))
+    assert len(errors) == 1 and errors[0].startswith("line 2: name: remove the control character U+00")
+
+
+def test_spaces_at_either_end_are_trimmed():
+    rows = roster_parse(HEADER + " ana@example.com ,\u00a0Ana Müller\t, Engineering ,engineer,\n")
+    assert (rows[0].email, rows[0].name, rows[0].team) == ("ana@example.com", "Ana Müller", "Engineering")
+
+
+def test_a_line_of_control_characters_is_not_taken_for_a_blank_line(hr_client):
+    raw = (HEADER + "ana@example.com,Ana,Engineering,engineer,\n\x1c,\x1c,\x1c,\x1c\n").encode()
+    errors = file_errors(upload(hr_client, raw))
+    assert errors and all(error.startswith("line 3: ") for error in errors)
 
 
 def test_a_line_break_inside_a_quoted_name_is_refused_as_a_single_line_value(hr_client):
@@ -140,8 +179,22 @@ def test_overlong_name_and_email_are_line_errors_not_database_errors(hr_client):
     errors = file_errors(upload(hr_client, raw))
     assert errors[0] == f"line 2: name is longer than {PERSON_NAME_MAX} characters; shorten it"
     assert errors[1].startswith("line 3: email '" + "a" * 60 + "\u2026' is not a valid e-mail address")
-    assert "(at most 254 characters)" in errors[1]
+    assert f"(at most {EMAIL_MAX} characters)" in errors[1]
     assert stored() == before
+
+
+@pytest.mark.usefixtures("require_postgres")
+def test_an_address_one_past_what_an_account_holds_is_a_line_error_and_one_at_it_is_stored():
+    """The account's username holds the address: 150 characters, though an address may have 254."""
+    from django.contrib.auth import get_user_model
+
+    assert get_user_model()._meta.get_field("username").max_length == EMAIL_MAX
+    at_limit = "a" * (EMAIL_MAX - len("@example.com")) + "@example.com"
+    with pytest.raises(RosterErrors) as raised:
+        roster_parse(HEADER + f"b{at_limit},Bo,Engineering,engineer,\n")
+    assert "is not a valid e-mail address (at most 150 characters)" in raised.value.errors[0][1]
+    roster_import(rows=roster_parse(HEADER + f"{at_limit},Ana,Engineering,engineer,\n"), invite=False)
+    assert Person.objects.get(email=at_limit).user.username == at_limit
 
 
 def test_a_name_of_exactly_the_limit_is_accepted():
@@ -151,7 +204,7 @@ def test_a_name_of_exactly_the_limit_is_accepted():
 
 def test_more_people_than_a_file_may_hold_is_refused_on_the_first_line_too_many():
     people = "".join(f"p{i}@example.com,P {i},Engineering,engineer,\n" for i in range(ROSTER_MAX_ROWS + 1))
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(RosterErrors) as raised:
         roster_parse(HEADER + people)
     assert raised.value.errors == [(ROSTER_MAX_ROWS + 2, TOO_MANY_PEOPLE)]
     assert "10,000" in TOO_MANY_PEOPLE
@@ -169,3 +222,21 @@ def test_formula_like_names_are_kept_as_typed():
     roster_import(rows=rows, invite=False)
     person = Person.objects.select_related("team__parent").get()
     assert (person.name, person.team.name, person.team.parent.name) == ("=1+1", "@Home", "+Growth")
+
+
+def test_the_command_reads_files_as_the_upload_does(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(GOOD.encode("utf-16"))
+    call_command("import_roster", str(utf16), stdout=io.StringIO())
+    assert sorted(Person.objects.values_list("name", flat=True)) == ["Ana Müller", "Bø Ærø"]
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(GOOD.encode("latin-1"))
+    with pytest.raises(CommandError, match="line 2 holds the byte 0xFC"):
+        call_command("import_roster", str(latin1), stdout=io.StringIO())
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(HEADER.encode() + b'"unclosed' + b"x" * 200_000)
+    with pytest.raises(CommandError, match="not valid CSV"):
+        call_command("import_roster", str(broken), stdout=io.StringIO())
