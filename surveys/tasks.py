@@ -10,6 +10,7 @@ from celery import shared_task
 
 from config.task_options import idempotent_task_options
 from surveys.closing import cycle_close
+from surveys.services.accounts import password_reset_mail_send
 from surveys.services.comments import comments_release_due
 from surveys.services.cycles import (
     CycleError,
@@ -52,3 +53,10 @@ def comments_release_due_task() -> list[str]:
     # Daily: closed cycles whose review window ended today (or on a day a run was missed) have
     # their comments released; a second run finds them released and does nothing.
     return [cycle.label for cycle in comments_release_due()]
+
+
+@shared_task(**IDEMPOTENT_TASK_OPTIONS)
+def password_reset_mail_task(email: str, domain: str, use_https: bool) -> None:
+    # Delivered twice (a worker lost mid-send), it mails a second working link to the same
+    # account: the same effect for its owner. The broker holds the address, never a link.
+    password_reset_mail_send(email=email, domain=domain, use_https=use_https)

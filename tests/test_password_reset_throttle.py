@@ -104,3 +104,30 @@ def test_requests_at_the_same_moment_each_get_their_own_count(request, settings,
         assert sorted(counts) == list(range(1, 65))
     finally:
         caches["default"].clear()
+
+
+def test_every_valid_request_queues_one_mail_task_whether_or_not_the_address_has_an_account(client, monkeypatch):
+    """The worker looks the address up, so the page does the same work for both and answers in
+    the same time: no timing tells who is on the roster."""
+    import config.password_reset
+
+    queued = []
+    monkeypatch.setattr(config.password_reset.password_reset_mail_task, "delay", lambda **kwargs: queued.append(kwargs))
+    PersonFactory(email="known@example.com")
+    answers = [ask(client, email).status_code for email in ("known@example.com", "unknown@example.com")]
+    assert answers == [302, 302]
+    assert queued == [
+        {"email": "known@example.com", "domain": "testserver", "use_https": False},
+        {"email": "unknown@example.com", "domain": "testserver", "use_https": False},
+    ]
+
+
+def test_the_worker_mails_a_roster_member_and_nobody_else(mailoutbox):
+    from surveys.tasks import password_reset_mail_task
+
+    PersonFactory(email="known@example.com")
+    password_reset_mail_task(email="unknown@example.com", domain="pulse.example.com", use_https=True)
+    assert mailoutbox == []
+    password_reset_mail_task(email="known@example.com", domain="pulse.example.com", use_https=True)
+    assert [message.to for message in mailoutbox] == [["known@example.com"]]
+    assert "https://pulse.example.com/accounts/reset/" in mailoutbox[0].body

@@ -89,3 +89,12 @@ def test_the_api_answers_an_oversized_body_in_json(client):
         "detail": "body: the request is larger than 3 MB, the most one request may carry; send a smaller file "
         "(a roster of at most 2 MB) or shorter text"
     }
+
+
+def test_a_bad_content_length_on_an_api_read_is_a_documented_json_400(client):
+    response = client.get("/api/v1/actions/", CONTENT_LENGTH="lots")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "body: its Content-Length is not a number; send the request again"}
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path in ("/api/v1/actions/", "/api/v1/exports/{job_id}/", "/api/v1/exports/{job_id}/download/"):
+        assert "400" in schema["paths"][path]["get"]["responses"], path

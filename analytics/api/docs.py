@@ -64,6 +64,8 @@ _UNSAFE = ("post", "put", "patch", "delete")
 _BODY_METHODS = ("post", "put", "patch")
 _ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOutput"}}}
 FRAMEWORK_STATUSES = {
+    "400": "The request could not be read: a Content-Length header that is not a number "
+    "(config.request_limits), or, where the operation documents one, a parameter or body it refuses.",
     "406": "The Accept header asks for something other than JSON: the API answers application/json only.",
     "429": "Too many invalid API tokens from this address: every token request is refused for a while, a "
     "valid token included (config.api_auth); wait, then use a valid token.",

@@ -54,6 +54,16 @@ class RosterPasswordResetForm(PasswordResetForm):
         return (user for user in users if user.email.casefold() == email.casefold())
 
 
+def password_reset_mail_send(*, email: str, domain: str, use_https: bool) -> None:
+    """What Django's PasswordResetView does with a valid form, for the worker: mail a reset link to
+    each active roster account with ``email`` (none if there is none), with Django's templates.
+    The page queues this for every valid request, so it answers as fast for an address with an
+    account as for one without (config.password_reset)."""
+    form = RosterPasswordResetForm({"email": email})
+    if form.is_valid():
+        form.save(domain_override=domain, use_https=use_https)
+
+
 def password_invitations_send(*, user_ids: Iterable[int]) -> int:
     """Send each listed account (an active roster member without a password yet) a link to set
     one. Returns how many were sent; an address the mail server refuses is logged and skipped."""
