@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from analytics.reports.views import home
 from config.password_reset import ThrottledPasswordResetView
-from surveys.services.accounts import SignInForm
+from surveys.services.accounts import SignInForm, WordedSetPasswordForm
 
 urlpatterns = [
     path("", home, name="home"),
@@ -16,6 +16,11 @@ urlpatterns = [
     path("api/", include("analytics.api.urls")),
     path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=WordedSetPasswordForm),
+        name="password_reset_confirm",
+    ),
     # Login, logout, password change and the rest of the reset flow, with Django's views.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -547,6 +547,9 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
     ),
+    # django.contrib.auth.urls' own password_reset_confirm: config/urls.py's (with the worded
+    # set-password form) comes first on the same path, so this one is never reached.
+    Route("password_reset_confirm", "accounts/reset/<uidb64>/<token>/", shadowed=True),
     Route("password_reset_complete", "accounts/reset/done/", (Case("done", row(200)),)),
     # --- HR's programme (surveys/programme/) -----------------------------------------------------
     Route("programme:home", "programme/", (Case("the programme", page(HR)),)),

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ class SignInForm(AuthenticationForm):
                 ),
             }
         )
+
+
+class WordedSetPasswordForm(SetPasswordForm):  # type: ignore[type-arg]  # generic in the stubs only
+    """Django's set-password form with a refusal of NUL that says the fix (the page puts the
+    field's label before each message)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("new_password1", "new_password2"):
+            self.fields[name].error_messages["null_characters_not_allowed"] = (
+                "remove the control character U+0000 and type the password again."
+            )
 
 
 class RosterPasswordResetForm(PasswordResetForm):

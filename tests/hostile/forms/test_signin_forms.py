@@ -183,3 +183,14 @@ def test_resend_issues_a_link_only_to_a_known_address_and_refuses_at_the_field(c
             assert response.status_code in (400, 429) and accounts_state() == before
             if response.status_code == 400:
                 assert 'id="email-error"' in body and "Enter your work e-mail address" in body
+
+
+def test_a_nul_in_a_new_password_is_refused_with_the_fix(client, account):
+    with rolled_back(client):
+        user = get_user_model().objects.get(pk=account.pk)
+        landing = client.get(_reset_url(user))
+        response = client.post(landing["Location"], {"new_password1": "long\x00phrase", "new_password2": "x"})
+        assert response.status_code == 200
+        assert "New password: remove the control character U+0000 and type the password again." in (
+            response.content.decode()
+        )
