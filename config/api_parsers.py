@@ -85,20 +85,8 @@ class StrictJSONParser(JSONParser):
     def parse(
         self, stream: IO[bytes] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
-        raw = stream.read() if stream is not None else b""
-        charset = _charset(media_type)
-        if charset not in ("utf-8", "utf8"):
-            raise BodyError(BODY, f"sent as {charset}; send the JSON encoded as UTF-8 (RFC 8259).")
-        if raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise BodyError(
-                BODY,
-                f"not valid UTF-8 (byte 0x{raw[error.start]:02X} at position {error.start}); "
-                "send the JSON encoded as UTF-8.",
-            ) from None
+        raw = _utf8_body(stream, media_type, send="the JSON encoded as UTF-8 (RFC 8259)")
+        text = _utf8_decoded(raw.removeprefix(codecs.BOM_UTF8), BODY, send="the JSON encoded as UTF-8")
         try:
             data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except RecursionError:
@@ -118,10 +106,7 @@ class StrictFormParser(FormParser):
     def parse(
         self, stream: IO[bytes] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
-        raw = stream.read() if stream is not None else b""
-        charset = _charset(media_type)
-        if charset not in ("utf-8", "utf8"):
-            raise BodyError(BODY, f"sent as {charset}; send the form encoded as UTF-8.")
+        raw = _utf8_body(stream, media_type, send="the form encoded as UTF-8")
         for pair in raw.split(b"&"):
             name_bytes, _, value_bytes = pair.partition(b"=")
             name = _form_text(name_bytes, BODY, what="a field name")
@@ -131,16 +116,28 @@ class StrictFormParser(FormParser):
 
 def _form_text(encoded: bytes, field: str, *, what: str) -> str:
     raw = unquote_to_bytes(encoded.replace(b"+", b" "))
+    text = _utf8_decoded(raw, field, send="the form encoded as UTF-8", subject=f"{what} is ")
+    _check_text(text, field, what=what)
+    return text
+
+
+def _utf8_body(stream: IO[bytes] | None, media_type: str | None, *, send: str) -> bytes:
+    """The body's bytes, refused when its Content-Type declares a charset other than UTF-8."""
+    charset = _charset(media_type)
+    if charset not in ("utf-8", "utf8"):
+        raise BodyError(BODY, f"sent as {charset}; send {send}.")
+    return stream.read() if stream is not None else b""
+
+
+def _utf8_decoded(raw: bytes, field: str, *, send: str, subject: str = "") -> str:
+    """``raw`` as UTF-8 text, or a BodyError on ``field`` naming the first byte that is not."""
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BodyError(
             field,
-            f"{what} is not valid UTF-8 (byte 0x{raw[error.start]:02X} at position {error.start}); send the form "
-            "encoded as UTF-8.",
+            f"{subject}not valid UTF-8 (byte 0x{raw[error.start]:02X} at position {error.start}); send {send}.",
         ) from None
-    _check_text(text, field, what=what)
-    return text
 
 
 def _charset(media_type: str | None) -> str:

@@ -37,6 +37,8 @@ from tests.faults.services import (
     free_port,
     manage,
     pg_server_from_settings,
+    process_group,
+    running_redis,
     seed,
     survey_links_from_mail,
     wait_for_web,
@@ -151,20 +153,14 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     for tool in ("gunicorn", "celery"):
         if not (BIN / tool).exists():
             service_missing(f"needs {tool} in the venv ({BIN})")
-    server = PrivateRedis(tmp_path).start()
-    try:
+    with running_redis(tmp_path) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
-    group = ProcessGroup(tmp_path)
-    try:
+    with process_group(tmp_path) as group:
         yield group
-    finally:
-        group.stop_all()
 
 
 def _post_confirmed(hr: Browser, action: str, prefix: str) -> None:

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import service_missing
-from tests.faults.services import PgServer, PrivateRedis, ProcessGroup, app_env, manage, pg_server_from_settings
+from tests.faults.services import (
+    PgServer,
+    PrivateRedis,
+    ProcessGroup,
+    app_env,
+    manage,
+    pg_server_from_settings,
+    process_group,
+    running_redis,
+)
 
 
 @pytest.fixture(scope="session")
@@ -61,17 +70,11 @@ def redis_server_binary() -> str:
 
 @pytest.fixture
 def private_redis(redis_server_binary: str, tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path).start()
-    try:
+    with running_redis(tmp_path) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[ProcessGroup]:
-    group = ProcessGroup(tmp_path)
-    try:
+    with process_group(tmp_path) as group:
         yield group
-    finally:
-        group.stop_all()

@@ -576,3 +576,23 @@ def _rounded(value: object) -> object:
     if isinstance(value, list):
         return json.dumps([_rounded(item) for item in value], sort_keys=True)
     return value
+
+
+@contextlib.contextmanager
+def running_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private Redis for one test, killed after it (the fault and deployment fixtures)."""
+    server = PrivateRedis(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@contextlib.contextmanager
+def process_group(tmp_path: Path) -> Iterator[ProcessGroup]:
+    """The test's app processes, every one stopped after it, whatever happened."""
+    group = ProcessGroup(tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
